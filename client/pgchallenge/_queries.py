@@ -1,0 +1,31 @@
+"""The SQL text of every call the client makes: one constant per SQL function, named after it.
+
+The text uses PostgreSQL's own ``$n`` placeholders and runs through psycopg's ``RawCursor``, so what the
+server receives is byte-identical to what psql or a pgbench script would send for the same call (and the
+statements share one shape in ``pg_stat_statements``). jsonb parameters carry an explicit ``::jsonb``
+cast because Python strings are sent with the "unknown" type. ``coalesce($n, now())`` keeps the SQL
+default for ``occurred_at`` when the caller passes ``None``, since a NULL argument would override it.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+LOAD_CONFIG: Final = "SELECT challenge.load_config($1::jsonb)"
+
+INITIALIZE_PLAYER: Final = "SELECT * FROM challenge.initialize_player($1, $2)"
+
+SET_GOAL_ACTIVE: Final = "SELECT * FROM challenge.set_goal_active($1, $2, $3, $4)"
+
+INCREMENT_PROGRESS: Final = (
+    "SELECT outcome, progress, status, newly_completed"
+    " FROM challenge.increment_progress($1, $2, $3, $4, coalesce($5, now()))"
+)
+
+INCREMENT_PROGRESS_BATCH: Final = "SELECT challenge.increment_progress_batch($1::jsonb)"
+
+SET_PROGRESS_BATCH: Final = "SELECT challenge.set_progress_batch($1::jsonb)"
+
+GET_PROGRESS: Final = "SELECT * FROM challenge.get_progress($1, $2)"
+
+GET_USER_PROGRESS: Final = "SELECT * FROM challenge.get_user_progress($1, $2, $3)"

@@ -1,0 +1,93 @@
+"""The asyncio client: the same methods and signatures as ``Client``, awaited.
+
+Argument encoding and result shaping are shared with client.py, so the two can differ only in I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg.rows import AsyncRowFactory, class_row, scalar_row
+
+from pgchallenge import _queries as q
+from pgchallenge.client import config_param, items_param, optional_goal_progress, single_row, timestamp_param
+from pgchallenge.errors import translated_errors
+from pgchallenge.models import BatchResult, ConfigResult, GoalProgress, IncrementItem, SetItem, WriteResult
+
+R = TypeVar("R")
+
+__all__ = ["AsyncClient"]
+
+
+class AsyncClient:
+    """pgchallenge over a ``psycopg.AsyncConnection``."""
+
+    def __init__(self, aconn: psycopg.AsyncConnection[Any]) -> None:
+        self._conn = aconn
+
+    @property
+    def connection(self) -> psycopg.AsyncConnection[Any]:
+        return self._conn
+
+    async def load_config(self, config: Mapping[str, Any] | str | bytes) -> ConfigResult:
+        """Load (or reload) the challenge catalog from a ``challenges.json``-shaped document."""
+        data = await self._one(q.LOAD_CONFIG, [config_param(config)], scalar_row)
+        return ConfigResult.from_json(data)
+
+    async def initialize_player(self, user_id: str, namespace: str = "default") -> list[GoalProgress]:
+        """Assign the default goals the player lacks; returns all the player's active goals."""
+        return await self._all(q.INITIALIZE_PLAYER, [user_id, namespace], class_row(GoalProgress))
+
+    async def set_goal_active(
+        self, user_id: str, goal_id: str, active: bool, namespace: str = "default"
+    ) -> GoalProgress:
+        """Activate or deactivate one goal for a player, creating its row if missing."""
+        params = [user_id, goal_id, active, namespace]
+        return await self._one(q.SET_GOAL_ACTIVE, params, class_row(GoalProgress))
+
+    async def increment_progress(
+        self,
+        user_id: str,
+        goal_id: str,
+        delta: int = 1,
+        event_id: str | None = None,
+        occurred_at: datetime | None = None,
+    ) -> WriteResult:
+        """Add ``delta`` to one goal; ``occurred_at`` defaults to the server's ``now()``."""
+        params = [user_id, goal_id, delta, event_id, timestamp_param(occurred_at)]
+        return await self._one(q.INCREMENT_PROGRESS, params, class_row(WriteResult))
+
+    async def increment_progress_batch(
+        self, items: Iterable[IncrementItem | Mapping[str, Any]]
+    ) -> BatchResult:
+        """Apply many increments in one atomic call; per-item outcomes are counted, never raised."""
+        data = await self._one(q.INCREMENT_PROGRESS_BATCH, [items_param(items)], scalar_row)
+        return BatchResult.from_json(data)
+
+    async def set_progress_batch(self, items: Iterable[SetItem | Mapping[str, Any]]) -> BatchResult:
+        """Set absolute stat values on ``absolute`` goals in one atomic call."""
+        data = await self._one(q.SET_PROGRESS_BATCH, [items_param(items)], scalar_row)
+        return BatchResult.from_json(data)
+
+    async def get_progress(self, user_id: str, goal_id: str) -> GoalProgress | None:
+        """One player's row for one goal, or None when the goal is not assigned (or unknown)."""
+        return await self._one(q.GET_PROGRESS, [user_id, goal_id], optional_goal_progress)
+
+    async def get_user_progress(
+        self, user_id: str, active_only: bool = False, challenge_id: str | None = None
+    ) -> list[GoalProgress]:
+        """All of a player's rows, ordered by challenge then goal."""
+        params = [user_id, active_only, challenge_id]
+        return await self._all(q.GET_USER_PROGRESS, params, class_row(GoalProgress))
+
+    async def _all(self, query: str, params: Sequence[Any], row_factory: AsyncRowFactory[R]) -> list[R]:
+        with translated_errors():
+            async with psycopg.AsyncRawCursor(self._conn, row_factory=row_factory) as cursor:
+                await cursor.execute(query, params)
+                return await cursor.fetchall()
+
+    async def _one(self, query: str, params: Sequence[Any], row_factory: AsyncRowFactory[R]) -> R:
+        return single_row(query, await self._all(query, params, row_factory))

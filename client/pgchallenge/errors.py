@@ -1,0 +1,102 @@
+"""Exceptions for the ``CH`` SQLSTATEs the SQL functions raise (api.md section 6).
+
+psycopg has no documented hook for registering classes for custom SQLSTATEs (its ``DatabaseError``
+subclass registry is internal, and writing into it would change what every psycopg user in the process
+sees). So the client catches ``psycopg.Error`` around each call and re-raises class ``CH`` errors as the
+class registered for their code, chained to the original. Every other error is left untouched: callers
+need psycopg's ``OperationalError``, ``SerializationFailure`` and friends to decide on retries.
+
+The mapping is by SQLSTATE only; message text is never parsed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, ClassVar
+
+import psycopg
+
+# SQLSTATE class of every error the SQL functions raise on purpose.
+SQLSTATE_CLASS = "CH"
+
+ERROR_CLASSES: dict[str, type[ChallengeError]] = {}
+"""SQLSTATE -> exception class, filled by subclasses declared with ``code=...``."""
+
+
+class ChallengeError(Exception):
+    """Base class for the errors the pgchallenge SQL functions raise (SQLSTATE class ``CH``).
+
+    Raised as is for a ``CH`` code this client version has no subclass for. The psycopg error is kept as
+    ``error`` and as ``__cause__``; ``diag`` gives every diagnostic field.
+    """
+
+    code: ClassVar[str | None] = None
+    name: ClassVar[str | None] = None
+
+    def __init__(self, error: psycopg.Error) -> None:
+        super().__init__(error)
+        self.error = error
+        diag = error.diag
+        self.sqlstate: str | None = diag.sqlstate or self.code
+        self.message: str = diag.message_primary or str(error)
+        self.detail: str | None = diag.message_detail
+        self.hint: str | None = diag.message_hint
+
+    def __init_subclass__(cls, *, code: str | None = None, name: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if code is None:
+            return
+        if not code.startswith(SQLSTATE_CLASS) or code in ERROR_CLASSES:
+            raise ValueError(f"{cls.__name__}: SQLSTATE {code!r} is not a free {SQLSTATE_CLASS} code")
+        cls.code = code
+        cls.name = name
+        ERROR_CLASSES[code] = cls
+
+    @property
+    def diag(self) -> psycopg.errors.Diagnostic:
+        return self.error.diag
+
+    def __str__(self) -> str:
+        return str(self.error)
+
+
+# One line per SQLSTATE; adding a code is adding a class here.
+class InvalidConfig(ChallengeError, code="CH001", name="invalid_config"):
+    """``load_config`` rejected the document; the message names the JSON path."""
+
+
+class InvalidBatch(ChallengeError, code="CH002", name="invalid_batch"):
+    """A batch write got a malformed item; DETAIL names its index. Nothing was changed."""
+
+
+class InvalidArgument(ChallengeError, code="CH003", name="invalid_argument"):
+    """A single-item function got an out-of-range or malformed argument. Nothing was changed."""
+
+
+class GoalNotFound(ChallengeError, code="CH010", name="goal_not_found"):
+    """The goal id is not in the catalog (or was retired)."""
+
+
+class ChallengeNotFound(ChallengeError, code="CH011", name="challenge_not_found"):
+    """The challenge id is not in the catalog."""
+
+
+def from_psycopg(error: psycopg.Error) -> ChallengeError | None:
+    """The pgchallenge exception for a psycopg error, or None when it is not a ``CH`` error."""
+    sqlstate = error.diag.sqlstate
+    if sqlstate is None or not sqlstate.startswith(SQLSTATE_CLASS):
+        return None
+    return ERROR_CLASSES.get(sqlstate, ChallengeError)(error)
+
+
+@contextmanager
+def translated_errors() -> Iterator[None]:
+    """Re-raise ``CH`` errors from the block as their ChallengeError subclass; others pass through."""
+    try:
+        yield
+    except psycopg.Error as error:
+        mapped = from_psycopg(error)
+        if mapped is None:
+            raise
+        raise mapped from error

@@ -1,0 +1,227 @@
+"""Typed values going into and coming out of the SQL functions.
+
+Results are frozen dataclasses whose fields match the SQL column names, so psycopg's ``class_row`` builds
+them directly. Inputs are dataclasses serialised to the exact item objects of api.md section 3.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any, Literal, get_args
+
+Status = Literal["not_started", "in_progress", "completed", "claimed"]
+
+Outcome = Literal[
+    "applied",
+    "inactive",
+    "not_assigned",
+    "claimed",
+    "unknown_goal",
+    "duplicate_event",
+    "already_counted_today",
+    "stale_event",
+    "type_mismatch",
+]
+
+STATUSES: tuple[Status, ...] = get_args(Status)
+OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
+
+
+@dataclass(frozen=True, slots=True)
+class GoalProgress:
+    """One row of ``challenge.goal_progress`` (api.md section 2), columns in the same order."""
+
+    user_id: str
+    goal_id: str
+    challenge_id: str
+    namespace: str
+    progress: int
+    target: int
+    status: Status
+    is_active: bool
+    # NULL until the goal is first activated (a row can be created inactive by set_goal_active).
+    assigned_at: datetime | None
+    completed_at: datetime | None
+    claimed_at: datetime | None
+    expires_at: datetime | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What ``increment_progress`` did to one row; progress and status are NULL when there is no row."""
+
+    outcome: Outcome
+    progress: int | None
+    status: Status | None
+    newly_completed: bool
+
+    @property
+    def applied(self) -> bool:
+        return self.outcome == "applied"
+
+
+@dataclass(frozen=True, slots=True)
+class CompletedGoal:
+    user_id: str
+    goal_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedCounts:
+    """Items a batch reported but did not apply, by reason (every outcome except ``applied``)."""
+
+    inactive: int = 0
+    not_assigned: int = 0
+    claimed: int = 0
+    unknown_goal: int = 0
+    duplicate_event: int = 0
+    already_counted_today: int = 0
+    stale_event: int = 0
+    type_mismatch: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(getattr(self, field.name) for field in fields(self))
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SkippedCounts:
+        # Every known reason must be present (KeyError otherwise): a missing count would silently
+        # break ``applied + skipped.total == len(items)``.
+        return cls(**{field.name: int(data[field.name]) for field in fields(cls)})
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """The jsonb returned by ``increment_progress_batch`` and ``set_progress_batch``."""
+
+    applied: int
+    completed: tuple[CompletedGoal, ...]
+    skipped: SkippedCounts
+
+    @property
+    def total(self) -> int:
+        """Number of items the call received: every item gets exactly one outcome."""
+        return self.applied + self.skipped.total
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | str | bytes) -> BatchResult:
+        doc = _document(data)
+        return cls(
+            applied=int(doc["applied"]),
+            completed=tuple(
+                CompletedGoal(user_id=item["user_id"], goal_id=item["goal_id"]) for item in doc["completed"]
+            ),
+            skipped=SkippedCounts.from_json(doc["skipped"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigResult:
+    """The jsonb returned by ``load_config``: counts of the loaded catalog and the goal ids that changed."""
+
+    challenges: int
+    goals: int
+    added: tuple[str, ...]
+    updated: tuple[str, ...]
+    retired: tuple[str, ...]
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | str | bytes) -> ConfigResult:
+        doc = _document(data)
+        return cls(
+            challenges=int(doc["challenges"]),
+            goals=int(doc["goals"]),
+            added=tuple(doc["added"]),
+            updated=tuple(doc["updated"]),
+            retired=tuple(doc["retired"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class IncrementItem:
+    """One item of ``increment_progress_batch``."""
+
+    user_id: str
+    goal_id: str
+    delta: int = 1
+    event_id: str | None = None
+    occurred_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.occurred_at is not None:
+            iso_timestamp(self.occurred_at)
+
+    def to_json(self) -> dict[str, Any]:
+        return _item_json(
+            {
+                "user_id": self.user_id,
+                "goal_id": self.goal_id,
+                "delta": self.delta,
+                "event_id": self.event_id,
+                "occurred_at": self.occurred_at,
+            }
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SetItem:
+    """One item of ``set_progress_batch``: an absolute stat value."""
+
+    user_id: str
+    goal_id: str
+    value: int
+    event_id: str | None = None
+    occurred_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.occurred_at is not None:
+            iso_timestamp(self.occurred_at)
+
+    def to_json(self) -> dict[str, Any]:
+        return _item_json(
+            {
+                "user_id": self.user_id,
+                "goal_id": self.goal_id,
+                "value": self.value,
+                "event_id": self.event_id,
+                "occurred_at": self.occurred_at,
+            }
+        )
+
+
+def iso_timestamp(value: datetime) -> str:
+    """ISO 8601 with its UTC offset; a naive datetime is refused.
+
+    The SQL rejects zone-less timestamps (their meaning would depend on the session TimeZone); failing
+    here names the Python value instead of an item index.
+    """
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"occurred_at must be timezone-aware, got naive datetime {value.isoformat()}")
+    return value.isoformat()
+
+
+def item_json(item: IncrementItem | SetItem | Mapping[str, Any]) -> dict[str, Any]:
+    """A batch item as the JSON object api.md describes (mappings pass through, datetimes formatted)."""
+    if isinstance(item, (IncrementItem, SetItem)):
+        return item.to_json()
+    return _item_json(item)
+
+
+def _item_json(item: Mapping[str, Any]) -> dict[str, Any]:
+    # None means "absent" (the SQL's default applies), so it is left out rather than sent as null.
+    return {
+        key: iso_timestamp(value) if isinstance(value, datetime) else value
+        for key, value in item.items()
+        if value is not None
+    }
+
+
+def _document(data: Mapping[str, Any] | str | bytes) -> Mapping[str, Any]:
+    if isinstance(data, (str, bytes)):
+        loaded: Mapping[str, Any] = json.loads(data)
+        return loaded
+    return data

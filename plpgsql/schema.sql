@@ -1,0 +1,137 @@
+-- pgchallenge schema: the catalog (challenges, goals), per-player progress and remembered event ids.
+--
+-- Tables are private; the public surface is the functions in plpgsql/functions/ and the row type
+-- challenge.goal_progress. Everything lives in schema "challenge"; nothing relies on search_path.
+
+CREATE SCHEMA IF NOT EXISTS challenge;
+
+COMMENT ON SCHEMA challenge IS 'pgchallenge: game challenge progress tracking (see README)';
+
+-- A challenge groups goals. Config order is kept in "position" so listings follow the document.
+CREATE TABLE challenge.challenges (
+    challenge_id text PRIMARY KEY
+        CONSTRAINT challenges_id_length CHECK (length(challenge_id) BETWEEN 1 AND 100),
+    name text NOT NULL
+        CONSTRAINT challenges_name_not_empty CHECK (name <> ''),
+    description text NOT NULL DEFAULT '',
+    position integer NOT NULL,
+    -- A challenge that disappears from the config is retired, never deleted: progress rows refer to it.
+    retired_at timestamptz,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- One row per goal of the loaded config (camelCase document keys map to snake_case columns).
+CREATE TABLE challenge.goals (
+    goal_id text PRIMARY KEY
+        CONSTRAINT goals_id_length CHECK (length(goal_id) BETWEEN 1 AND 100),
+    challenge_id text NOT NULL REFERENCES challenge.challenges (challenge_id),
+    name text NOT NULL
+        CONSTRAINT goals_name_not_empty CHECK (name <> ''),
+    description text NOT NULL DEFAULT '',
+    goal_type text NOT NULL
+        CONSTRAINT goals_type_valid CHECK (goal_type IN ('absolute', 'increment', 'daily')),
+    is_daily boolean NOT NULL,
+    -- Whether increments count at most once per UTC day: "daily: true" increment goals, and the
+    -- daily type until rotation makes it repeatable.
+    counts_once_per_day boolean NOT NULL GENERATED ALWAYS AS (is_daily OR goal_type = 'daily') STORED,
+    event_source text NOT NULL
+        CONSTRAINT goals_event_source_valid CHECK (event_source IN ('login', 'statistic')),
+    stat_code text NOT NULL
+        CONSTRAINT goals_stat_code_not_empty CHECK (stat_code <> ''),
+    target integer NOT NULL
+        CONSTRAINT goals_target_positive CHECK (target > 0),
+    progress_mode text NOT NULL
+        CONSTRAINT goals_progress_mode_valid CHECK (progress_mode IN ('absolute', 'relative')),
+    default_assigned boolean NOT NULL,
+    reward_type text NOT NULL
+        CONSTRAINT goals_reward_type_valid CHECK (reward_type IN ('ITEM', 'WALLET')),
+    reward_id text NOT NULL
+        CONSTRAINT goals_reward_id_not_empty CHECK (reward_id <> ''),
+    reward_quantity integer NOT NULL
+        CONSTRAINT goals_reward_quantity_positive CHECK (reward_quantity > 0),
+    prerequisites text[] NOT NULL DEFAULT '{}',
+    rotation_enabled boolean NOT NULL DEFAULT false,
+    rotation_schedule text
+        CONSTRAINT goals_rotation_schedule_valid CHECK (rotation_schedule IN ('daily', 'weekly', 'monthly')),
+    rotation_reset_progress boolean NOT NULL DEFAULT true,
+    rotation_allow_reselection boolean NOT NULL DEFAULT false,
+    position integer NOT NULL,
+    -- A goal missing from a reloaded config is retired: its progress rows stay, writes report
+    -- unknown_goal, and it can no longer be assigned.
+    retired_at timestamptz,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT goals_daily_only_for_increment CHECK (NOT is_daily OR goal_type = 'increment'),
+    CONSTRAINT goals_rotation_has_schedule CHECK (NOT rotation_enabled OR rotation_schedule IS NOT NULL)
+);
+
+CREATE INDEX goals_challenge_idx ON challenge.goals (challenge_id, position);
+
+-- Per-player progress, one row per assigned (user, goal). Rows are created only by assignment
+-- (initialize_player, set_goal_active); writes never create rows.
+--
+-- Deliberately no index on progress, status, is_active or updated_at: every event rewrites them,
+-- and keeping them out of indexes lets those updates stay HOT. The fillfactor leaves room on each
+-- page for the new row versions. The primary key's user_id prefix serves every per-user read.
+CREATE TABLE challenge.progress (
+    user_id text NOT NULL
+        CONSTRAINT progress_user_id_length CHECK (length(user_id) BETWEEN 1 AND 100),
+    goal_id text NOT NULL REFERENCES challenge.goals (goal_id),
+    namespace text NOT NULL
+        CONSTRAINT progress_namespace_length CHECK (length(namespace) BETWEEN 1 AND 100),
+    progress integer NOT NULL
+        CONSTRAINT progress_non_negative CHECK (progress >= 0),
+    status text NOT NULL
+        CONSTRAINT progress_status_valid
+        CHECK (status IN ('not_started', 'in_progress', 'completed', 'claimed')),
+    -- No default on purpose: every insert path states whether the goal is assigned (the reference's
+    -- DEFAULT true silently activated rows on paths that forgot the column).
+    is_active boolean NOT NULL,
+    assigned_at timestamptz,
+    completed_at timestamptz,
+    claimed_at timestamptz,
+    expires_at timestamptz,
+    -- UTC day of the last counted increment of a once-per-day goal; its own column, never updated_at,
+    -- so that assignment and other writes cannot swallow the first increment of a day.
+    last_counted_day date,
+    -- occurred_at of the last absolute value applied; older values are stale and ignored.
+    last_value_at timestamptz,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL,
+    PRIMARY KEY (user_id, goal_id),
+    CONSTRAINT progress_completed_at_matches_status
+        CHECK ((completed_at IS NOT NULL) = (status IN ('completed', 'claimed'))),
+    CONSTRAINT progress_claimed_at_matches_status
+        CHECK ((claimed_at IS NOT NULL) = (status = 'claimed')),
+    CONSTRAINT progress_started_when_positive
+        CHECK (progress = 0 OR status <> 'not_started')
+) WITH (fillfactor = 80);
+
+-- Event ids already applied (by any write function), for exactly-once processing of redelivered
+-- events. Pruned by age (see the README for the dedup window).
+CREATE TABLE challenge.processed_events (
+    event_id text PRIMARY KEY
+        CONSTRAINT processed_events_id_length CHECK (length(event_id) BETWEEN 1 AND 100),
+    processed_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- The row shape every function that returns progress uses (api.md section 2), and a read-only view of
+-- every player's goals. Functions return SETOF challenge.goal_progress.
+CREATE VIEW challenge.goal_progress AS
+SELECT
+    p.user_id,
+    p.goal_id,
+    g.challenge_id,
+    p.namespace,
+    p.progress,
+    g.target,
+    p.status,
+    p.is_active,
+    p.assigned_at,
+    p.completed_at,
+    p.claimed_at,
+    p.expires_at,
+    p.updated_at
+FROM challenge.progress AS p
+JOIN challenge.goals AS g ON g.goal_id = p.goal_id;

@@ -1,0 +1,130 @@
+"""Create a migration revision that freezes the named plpgsql/ files into it.
+
+    python scripts/new_revision.py "add claims" functions/claim_goal.sql functions/get_progress.sql
+    python scripts/new_revision.py "add outbox table" --sql-file path/to/0002_up.sql functions/x.sql
+
+Each revision runs only its own frozen copies (migrations/sql/<revision>/...), listed explicitly, so that
+upgrading an old database replays each step as it was written. For every function file, the downgrade
+restores the newest earlier snapshot of that file, or drops the function when the revision introduces
+it. Schema changes are not derived from schema.sql: pass a hand-written upgrade script with --sql-file
+(and its reverse with --down-sql-file), and update plpgsql/schema.sql to match (a test compares them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCE = ROOT / "plpgsql"
+VERSIONS = ROOT / "migrations" / "versions"
+SNAPSHOTS = ROOT / "migrations" / "sql"
+
+TEMPLATE = '''"""{message}
+
+Revision ID: {revision}
+Revises: {down_revision}
+"""
+
+from __future__ import annotations
+
+from pgchallenge.migrations.sqlfiles import run_snapshot
+
+revision = "{revision}"
+down_revision = {down_repr}
+branch_labels = None
+depends_on = None
+
+# Frozen copies made by scripts/new_revision.py; never edit them after this revision lands.
+UPGRADE_FILES = [
+{upgrade}]
+DOWNGRADE_FILES = [
+{downgrade}]
+
+
+def upgrade() -> None:
+    run_snapshot(revision, UPGRADE_FILES)
+
+
+def downgrade() -> None:
+    run_snapshot(revision, DOWNGRADE_FILES)
+'''
+
+
+def existing_revisions() -> list[str]:
+    return sorted(p.stem for p in VERSIONS.glob("[0-9][0-9][0-9][0-9]_*.py"))
+
+
+def previous_snapshot(relative: str, before: list[str]) -> Path | None:
+    for revision in reversed(before):
+        candidate = SNAPSHOTS / revision / relative
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def function_name(sql: str) -> str:
+    match = re.search(r"CREATE OR REPLACE FUNCTION\s+(challenge\.\w+\s*\([^)]*\))", sql, re.S)
+    if match is None:
+        raise SystemExit("no CREATE OR REPLACE FUNCTION found")
+    return match.group(1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("message")
+    parser.add_argument("files", nargs="*", help="paths relative to plpgsql/, e.g. functions/x.sql")
+    parser.add_argument("--sql-file", type=Path, help="hand-written schema change, run first")
+    parser.add_argument("--down-sql-file", type=Path, help="its reverse, run last on downgrade")
+    args = parser.parse_args(argv)
+
+    before = existing_revisions()
+    number = len(before) + 1
+    slug = re.sub(r"[^a-z0-9]+", "_", args.message.lower()).strip("_")
+    revision = f"{number:04d}_{slug}"
+    folder = SNAPSHOTS / revision
+    folder.mkdir(parents=True)
+
+    upgrade: list[str] = []
+    downgrade: list[str] = []
+    if args.sql_file:
+        shutil.copyfile(args.sql_file, folder / "upgrade.sql")
+        upgrade.append("upgrade.sql")
+    for relative in args.files:
+        source = SOURCE / relative
+        target = folder / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        upgrade.append(relative)
+        earlier = previous_snapshot(relative, before)
+        down_name = f"downgrade/{relative}"
+        (folder / down_name).parent.mkdir(parents=True, exist_ok=True)
+        if earlier is not None:
+            shutil.copyfile(earlier, folder / down_name)
+        else:
+            signature = function_name(source.read_text(encoding="utf-8"))
+            (folder / down_name).write_text(f"DROP FUNCTION IF EXISTS {signature};\n", encoding="utf-8")
+        downgrade.append(down_name)
+    if args.down_sql_file:
+        shutil.copyfile(args.down_sql_file, folder / "downgrade.sql")
+        downgrade.append("downgrade.sql")
+
+    down_revision = before[-1] if before else None
+    text = TEMPLATE.format(
+        message=args.message,
+        revision=revision,
+        down_revision=down_revision,
+        down_repr=repr(down_revision),
+        upgrade="".join(f'    "{name}",\n' for name in upgrade),
+        downgrade="".join(f'    "{name}",\n' for name in downgrade),
+    )
+    (VERSIONS / f"{revision}.py").write_text(text, encoding="utf-8")
+    print(f"created migrations/versions/{revision}.py with {len(upgrade)} upgrade file(s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
