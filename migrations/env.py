@@ -11,7 +11,6 @@ import os
 
 import sqlalchemy as sa
 from alembic import context
-
 from pgchallenge.migrate import sqlalchemy_url
 
 SCHEMA = "challenge"
@@ -66,9 +65,7 @@ def run_online() -> None:
 
 def remove_leftovers_at_base(connection: sa.Connection) -> None:
     """At base nothing of pgchallenge should remain: drop the version table and the empty schema."""
-    remaining = connection.execute(
-        sa.text(f"SELECT count(*) FROM {SCHEMA}.{VERSION_TABLE}")  # noqa: S608 - constants
-    ).scalar_one()
+    remaining = connection.execute(sa.text(f"SELECT count(*) FROM {SCHEMA}.{VERSION_TABLE}")).scalar_one()
     if remaining == 0:
         connection.execute(sa.text(f"DROP TABLE {SCHEMA}.{VERSION_TABLE}"))
         # RESTRICT: refuse to drop a schema that still holds anything (for example a user's own tables).

@@ -1,15 +1,15 @@
 """Run a revision's frozen SQL snapshot files (migrations/sql/<revision>/...).
 
 Online, each file goes to the database through the DBAPI connection with no parameters, so PL/pgSQL bodies
-reach PostgreSQL byte for byte (no bind-parameter parsing of ``:name``). Offline (``alembic upgrade --sql``),
-the file is rendered into the script with colons escaped for SQLAlchemy's ``text()``.
+reach PostgreSQL byte for byte (no bind-parameter parsing of ``:name``, no ``%`` escaping). Offline
+(``alembic upgrade --sql``), the file is written into the script verbatim, for the same reason: SQLAlchemy's
+``text()`` would double every ``%`` of a ``format()`` call.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import sqlalchemy as sa
 from alembic import context, op
 
 SNAPSHOT_ROOT = Path(__file__).resolve().parent / "sql"
@@ -23,7 +23,7 @@ def run_snapshot(revision: str, files: list[str]) -> None:
     for relative in files:
         sql = snapshot_path(revision, relative).read_text(encoding="utf-8")
         if context.is_offline_mode():
-            op.execute(sa.text(sql.replace(":", r"\:")))
+            context.get_context().impl.static_output(sql)
         else:
             driver_connection = op.get_bind().connection.driver_connection
             assert driver_connection is not None

@@ -74,7 +74,9 @@ def function_name(sql: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("message")
     parser.add_argument("files", nargs="*", help="paths relative to plpgsql/, e.g. functions/x.sql")
     parser.add_argument("--sql-file", type=Path, help="hand-written schema change, run first")

@@ -16,10 +16,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from pgchallenge import embedded, migrate
 from psycopg.conninfo import conninfo_to_dict
 from pytest_postgresql import factories
-
-from pgchallenge import embedded, migrate
 
 TEST_URL_ENV = "PGCHALLENGE_TEST_DATABASE_URL"
 _EMBEDDED_DIR: Path | None = None
@@ -56,7 +55,9 @@ def conninfo(host: str, port: str | int, user: str, dbname: str, password: str |
     )
 
 
-def load_schema(host: str, port: str | int, user: str, dbname: str, password: str | None = None) -> None:
+def load_schema(
+    host: str, port: str | int, user: str, dbname: str, password: str | None = None, **_: object
+) -> None:
     """Template loader: migrate the template database to head with PL/pgSQL's extra checks on."""
     url = conninfo(host, port, user, dbname, password)
     with psycopg.connect(url, autocommit=True) as connection:

@@ -6,7 +6,7 @@
 CREATE OR REPLACE FUNCTION challenge._config_goal(p_goal jsonb, p_path text)
 RETURNS jsonb
 LANGUAGE plpgsql
-IMMUTABLE
+-- VOLATILE (the default): it raises on bad input and must never be folded at plan time.
 SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE

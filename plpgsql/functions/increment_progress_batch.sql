@@ -12,10 +12,11 @@
 -- nothing.
 --
 -- How: one validation pass, one insert of the event ids, then ONE set-based statement over the whole
--- payload: the recordset from the jsonb is checked against the catalog, aggregated per key, the rows
--- that can move are locked in (user_id, goal_id) order (so concurrent batches cannot deadlock) and
--- read at their latest committed state, and each locked row is updated once, by its tid. Rows that
--- are not assigned, inactive or claimed are only read, never locked or written.
+-- payload: the recordset from the jsonb is joined to the catalog and sorted by key; the rows that can
+-- move are locked in (user_id, goal_id) order (so concurrent batches cannot deadlock) and read at
+-- their latest committed version; each item is judged; the applied items are summed per row and each
+-- row is updated once. Rows that are not assigned, inactive or claimed are only read,
+-- never locked or written. No step joins two intermediate results (the planner cannot size them).
 CREATE OR REPLACE FUNCTION challenge.increment_progress_batch(p_items jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -23,7 +24,7 @@ SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
     v_now timestamptz := clock_timestamp();
-    v_fresh_ords bigint[] := '{}';
+    v_fresh_ords bigint[] := '{}'::bigint[];
     v_outcomes text[];
     v_completed jsonb;
     v_raced jsonb;
@@ -37,126 +38,126 @@ BEGIN
         v_fresh_ords := challenge._remember_events(p_items);
     END IF;
 
-    WITH item AS (
+    WITH item AS MATERIALIZED (
+        -- Sorted by key: the lateral lock below walks this order, so concurrent batches lock their
+        -- common rows in the same order and cannot deadlock. The same sort numbers the items of
+        -- each (row, UTC day), for the once-per-day rule.
         SELECT
+            row_number() OVER (
+                PARTITION BY r.user_id, r.goal_id, r.event_id IS NOT NULL AND f.ord IS NULL,
+                    (coalesce(r.occurred_at, now()) AT TIME ZONE 'UTC')::date
+                ORDER BY r.ord
+            ) AS nth_of_day,
             r.ord,
             r.user_id,
             r.goal_id,
-            coalesce(r.delta, 1) AS delta,
-            r.event_id,
-            coalesce(r.occurred_at, now()) AS occurred_at
+            -- numeric: JSON may spell an integer 3.0; validation guaranteed an integral value.
+            coalesce(r.delta, 1)::integer AS delta,
+            coalesce(r.occurred_at, now()) AS occurred_at,
+            r.event_id IS NOT NULL AND f.ord IS NULL AS is_duplicate,
+            g.goal_id IS NOT NULL AS is_known,
+            g.target,
+            g.counts_once_per_day AS once_per_day
         FROM ROWS FROM (
             jsonb_to_recordset(p_items)
-                AS (user_id text, goal_id text, delta integer, event_id text, occurred_at timestamptz)
+                AS (user_id text, goal_id text, delta numeric, event_id text, occurred_at timestamptz)
         ) WITH ORDINALITY AS r(user_id, goal_id, delta, event_id, occurred_at, ord)
-    ),
-    checked AS (
-        SELECT
-            i.ord,
-            i.user_id,
-            i.goal_id,
-            i.delta,
-            i.occurred_at,
-            (i.occurred_at AT TIME ZONE 'UTC')::date AS day,
-            g.target,
-            g.counts_once_per_day AS once_per_day,
-            CASE
-                WHEN g.goal_id IS NULL THEN 'unknown_goal'
-                WHEN i.event_id IS NOT NULL AND f.ord IS NULL THEN 'duplicate_event'
-            END AS early_outcome
-        FROM item AS i
-        LEFT JOIN challenge.goals AS g
-            ON g.goal_id = i.goal_id
-            AND g.retired_at IS NULL
         LEFT JOIN unnest(v_fresh_ords) AS f(ord)
-            ON f.ord = i.ord
+            ON f.ord = r.ord
+        LEFT JOIN challenge.goals AS g
+            ON g.goal_id = r.goal_id
+            AND g.retired_at IS NULL
+        ORDER BY
+            r.user_id,
+            r.goal_id,
+            r.event_id IS NOT NULL AND f.ord IS NULL,
+            (coalesce(r.occurred_at, now()) AT TIME ZONE 'UTC')::date,
+            r.ord
     ),
-    wanted AS (
+    state AS (
         SELECT
-            c.user_id,
-            c.goal_id,
-            min(c.target) AS target
-        FROM checked AS c
-        WHERE c.early_outcome IS NULL
-        GROUP BY c.user_id, c.goal_id
-    ),
-    locked AS MATERIALIZED (
-        SELECT
-            p.ctid AS row_tid,
-            p.user_id,
-            p.goal_id,
-            p.progress,
-            p.status,
-            p.last_counted_day,
-            w.target
-        FROM wanted AS w
-        JOIN challenge.progress AS p
-            ON p.user_id = w.user_id
-            AND p.goal_id = w.goal_id
-        WHERE p.is_active
-            AND p.status <> 'claimed'
-        ORDER BY p.user_id, p.goal_id
-        FOR NO KEY UPDATE OF p
-    ),
-    unlocked AS (
-        SELECT
-            w.user_id,
-            w.goal_id,
+            i.*,
+            l.row_tid,
+            l.progress,
+            l.status,
+            l.last_counted_day,
             CASE
-                WHEN p.user_id IS NULL THEN 'not_assigned'
-                WHEN NOT p.is_active THEN 'inactive'
-                WHEN p.status = 'claimed' THEN 'claimed'
+                WHEN l.row_tid IS NOT NULL THEN NULL
+                WHEN s.user_id IS NULL THEN 'not_assigned'
+                WHEN NOT s.is_active THEN 'inactive'
+                WHEN s.status = 'claimed' THEN 'claimed'
                 -- Movable in our snapshot, but its latest version was not: re-run below.
                 ELSE 'raced'
-            END AS outcome
-        FROM wanted AS w
-        LEFT JOIN challenge.progress AS p
-            ON p.user_id = w.user_id
-            AND p.goal_id = w.goal_id
-        WHERE NOT EXISTS (
+            END AS row_outcome
+        FROM item AS i
+        -- Lock the rows that can move, at their latest committed version. (A second item for the
+        -- same row finds it already locked by us.)
+        LEFT JOIN LATERAL (
             SELECT
-            FROM locked AS l
-            WHERE l.user_id = w.user_id
-                AND l.goal_id = w.goal_id
-        )
+                p.ctid AS row_tid,
+                p.progress,
+                p.status,
+                p.last_counted_day
+            FROM challenge.progress AS p
+            WHERE p.user_id = i.user_id
+                AND p.goal_id = i.goal_id
+                AND p.is_active
+                AND p.status <> 'claimed'
+                AND i.is_known
+                AND NOT i.is_duplicate
+            FOR NO KEY UPDATE OF p
+        ) AS l ON true
+        -- Only read (never lock) the rows that cannot move, to name the reason.
+        LEFT JOIN LATERAL (
+            SELECT
+                p.user_id,
+                p.is_active,
+                p.status
+            FROM challenge.progress AS p
+            WHERE p.user_id = i.user_id
+                AND p.goal_id = i.goal_id
+                AND l.row_tid IS NULL
+                AND i.is_known
+                AND NOT i.is_duplicate
+        ) AS s ON true
     ),
-    counted AS (
+    judged AS (
         SELECT
-            c.ord,
-            c.delta,
-            c.day,
-            c.once_per_day,
-            l.row_tid,
+            t.user_id,
+            t.goal_id,
+            t.row_tid,
+            t.progress,
+            t.status,
+            t.target,
+            t.ord,
+            t.delta,
+            t.occurred_at,
+            (t.occurred_at AT TIME ZONE 'UTC')::date AS day,
+            t.once_per_day,
             CASE
-                WHEN NOT c.once_per_day THEN 'applied'
-                WHEN c.day > coalesce(l.last_counted_day, '-infinity'::date)
-                    AND row_number() OVER (PARTITION BY l.row_tid, c.day ORDER BY c.ord) = 1
+                WHEN NOT t.is_known THEN 'unknown_goal'
+                WHEN t.is_duplicate THEN 'duplicate_event'
+                WHEN t.row_outcome IS NOT NULL THEN t.row_outcome
+                WHEN NOT t.once_per_day THEN 'applied'
+                WHEN (t.occurred_at AT TIME ZONE 'UTC')::date > coalesce(t.last_counted_day, '-infinity'::date)
+                    AND t.nth_of_day = 1
                     THEN 'applied'
                 ELSE 'already_counted_today'
             END AS outcome
-        FROM checked AS c
-        JOIN locked AS l
-            ON l.user_id = c.user_id
-            AND l.goal_id = c.goal_id
-        WHERE c.early_outcome IS NULL
+        FROM state AS t
     ),
     changes AS (
+        -- Every applied item of a row carries the row's locked state: aggregate, no join back.
         SELECT
-            l.row_tid,
-            l.status AS old_status,
-            least(l.progress::bigint + a.added, 2147483647)::integer AS new_progress,
-            a.last_day,
-            l.target
-        FROM (
-            SELECT
-                n.row_tid,
-                sum(n.delta) AS added,
-                max(n.day) FILTER (WHERE n.once_per_day) AS last_day
-            FROM counted AS n
-            WHERE n.outcome = 'applied'
-            GROUP BY n.row_tid
-        ) AS a
-        JOIN locked AS l ON l.row_tid = a.row_tid
+            j.user_id,
+            j.goal_id,
+            min(j.status) AS old_status,
+            least(min(j.progress)::bigint + sum(j.delta), 2147483647)::integer AS new_progress,
+            max(j.day) FILTER (WHERE j.once_per_day) AS last_day,
+            min(j.target) AS target
+        FROM judged AS j
+        WHERE j.outcome = 'applied'
+        GROUP BY j.user_id, j.goal_id
     ),
     updated AS (
         UPDATE challenge.progress AS p
@@ -174,29 +175,18 @@ BEGIN
             last_counted_day = greatest(p.last_counted_day, c.last_day),
             updated_at = v_now
         FROM changes AS c
-        WHERE p.ctid = c.row_tid
+        -- By key, not by the locked tid: a row locked after waiting for another writer is a version
+        -- this statement's snapshot cannot see, so a tid scan would silently skip it. The key finds
+        -- the visible version and PostgreSQL moves on to the latest one, which we hold locked.
+        WHERE p.user_id = c.user_id
+            AND p.goal_id = c.goal_id
         RETURNING
             p.user_id,
             p.goal_id,
             c.old_status <> 'completed' AND p.status = 'completed' AS newly_completed
-    ),
-    outcome AS (
-        SELECT c.ord, c.early_outcome AS outcome
-        FROM checked AS c
-        WHERE c.early_outcome IS NOT NULL
-        UNION ALL
-        SELECT n.ord, n.outcome
-        FROM counted AS n
-        UNION ALL
-        SELECT c.ord, u.outcome
-        FROM checked AS c
-        JOIN unlocked AS u
-            ON u.user_id = c.user_id
-            AND u.goal_id = c.goal_id
-        WHERE c.early_outcome IS NULL
     )
     SELECT
-        array_agg(o.outcome) FILTER (WHERE o.outcome <> 'raced'),
+        array_agg(j.outcome) FILTER (WHERE j.outcome <> 'raced'),
         (
             SELECT jsonb_agg(
                 jsonb_build_object('user_id', u.user_id, 'goal_id', u.goal_id)
@@ -208,13 +198,12 @@ BEGIN
         jsonb_agg(
             -- The event id (if any) is already remembered as ours: re-send the item without it.
             jsonb_build_object(
-                'user_id', c.user_id, 'goal_id', c.goal_id, 'delta', c.delta, 'occurred_at', c.occurred_at
+                'user_id', j.user_id, 'goal_id', j.goal_id, 'delta', j.delta, 'occurred_at', j.occurred_at
             )
-            ORDER BY o.ord
-        ) FILTER (WHERE o.outcome = 'raced')
+            ORDER BY j.ord
+        ) FILTER (WHERE j.outcome = 'raced')
     INTO v_outcomes, v_completed, v_raced
-    FROM outcome AS o
-    JOIN checked AS c ON c.ord = o.ord;
+    FROM judged AS j;
 
     v_result := challenge._batch_result(coalesce(v_outcomes, '{}'), v_completed);
     IF v_raced IS NOT NULL THEN

@@ -18,11 +18,11 @@ DECLARE
     v_challenge jsonb;
     v_path text;
     v_goal_path text;
-    v_challenge_ids text[] := '{}';
-    v_goal_ids text[] := '{}';
-    v_goal_paths text[] := '{}';
-    v_goals jsonb := '[]';
-    v_challenge_rows jsonb := '[]';
+    v_challenge_ids text[] := '{}'::text[];
+    v_goal_ids text[] := '{}'::text[];
+    v_goal_paths text[] := '{}'::text[];
+    v_goals jsonb := '[]'::jsonb;
+    v_challenge_rows jsonb := '[]'::jsonb;
     v_normalised jsonb;
     v_prerequisite text;
     v_cycle text;
@@ -175,7 +175,8 @@ BEGIN
         )
     ),
     previous AS (
-        SELECT g.goal_id, g.retired_at
+        -- The catalog before this load (every part of the statement sees the same snapshot).
+        SELECT g.*
         FROM challenge.goals AS g
     ),
     upserted AS (
@@ -234,11 +235,24 @@ BEGIN
         coalesce(jsonb_agg(u.goal_id ORDER BY u.goal_id) FILTER (
             WHERE p.goal_id IS NULL OR p.retired_at IS NOT NULL
         ), '[]'),
+        -- A goal that only moved within the document is rewritten (position) but not reported.
         coalesce(jsonb_agg(u.goal_id ORDER BY u.goal_id) FILTER (
             WHERE p.goal_id IS NOT NULL AND p.retired_at IS NULL
+                AND (
+                    p.challenge_id, p.name, p.description, p.goal_type, p.is_daily, p.event_source,
+                    p.stat_code, p.target, p.progress_mode, p.default_assigned, p.reward_type,
+                    p.reward_id, p.reward_quantity, p.prerequisites, p.rotation_enabled,
+                    p.rotation_schedule, p.rotation_reset_progress, p.rotation_allow_reselection
+                ) IS DISTINCT FROM (
+                    i.challenge_id, i.name, i.description, i.goal_type, i.is_daily, i.event_source,
+                    i.stat_code, i.target, i.progress_mode, i.default_assigned, i.reward_type,
+                    i.reward_id, i.reward_quantity, i.prerequisites, i.rotation_enabled,
+                    i.rotation_schedule, i.rotation_reset_progress, i.rotation_allow_reselection
+                )
         ), '[]')
     INTO v_added, v_updated
     FROM upserted AS u
+    JOIN incoming AS i ON i.goal_id = u.goal_id
     LEFT JOIN previous AS p ON p.goal_id = u.goal_id;
 
     WITH retired AS (

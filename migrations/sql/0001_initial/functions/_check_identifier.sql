@@ -5,7 +5,7 @@
 CREATE OR REPLACE FUNCTION challenge._check_identifier(p_name text, p_value text)
 RETURNS void
 LANGUAGE plpgsql
-IMMUTABLE
+-- VOLATILE (the default), not IMMUTABLE: a function that raises must never be folded at plan time.
 SET search_path = pg_catalog, pg_temp
 AS $function$
 BEGIN

@@ -4,7 +4,7 @@
 CREATE OR REPLACE FUNCTION challenge._config_error(p_path text, p_problem text)
 RETURNS void
 LANGUAGE plpgsql
-IMMUTABLE
+-- VOLATILE (the default), not IMMUTABLE: a function that raises must never be folded at plan time.
 SET search_path = pg_catalog, pg_temp
 AS $function$
 BEGIN

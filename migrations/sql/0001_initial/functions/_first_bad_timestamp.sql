@@ -11,7 +11,6 @@ AS $function$
 DECLARE
     v_item jsonb;
     v_ord bigint;
-    v_ignored timestamptz;
 BEGIN
     FOR v_item, v_ord IN
         SELECT e.item, e.ord
@@ -20,7 +19,7 @@ BEGIN
         ORDER BY e.ord
     LOOP
         BEGIN
-            v_ignored := (v_item ->> 'occurred_at')::timestamptz;
+            PERFORM (v_item ->> 'occurred_at')::timestamptz;
         EXCEPTION
             WHEN datetime_field_overflow OR invalid_datetime_format THEN
                 RETURN v_ord - 1;

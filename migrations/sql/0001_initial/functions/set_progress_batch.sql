@@ -9,7 +9,7 @@
 -- the later item). Completion is sticky: a lower value after completion keeps status completed.
 --
 -- Same shape as increment_progress_batch: one set-based statement, movable rows locked in key order,
--- each updated once by tid.
+-- each updated once.
 CREATE OR REPLACE FUNCTION challenge.set_progress_batch(p_items jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -17,7 +17,7 @@ SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
     v_now timestamptz := clock_timestamp();
-    v_fresh_ords bigint[] := '{}';
+    v_fresh_ords bigint[] := '{}'::bigint[];
     v_outcomes text[];
     v_completed jsonb;
     v_raced jsonb;
@@ -31,133 +31,116 @@ BEGIN
         v_fresh_ords := challenge._remember_events(p_items);
     END IF;
 
-    WITH item AS (
+    WITH item AS MATERIALIZED (
+        -- Sorted by key: the lateral lock below walks this order, so concurrent batches lock their
+        -- common rows in the same order and cannot deadlock. The same sort gives each item the newest
+        -- occurred_at among the earlier items of its row, for the stale rule.
         SELECT
+            max(coalesce(r.occurred_at, now())) OVER (
+                PARTITION BY r.user_id, r.goal_id, r.event_id IS NOT NULL AND f.ord IS NULL
+                ORDER BY r.ord
+                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+            ) AS newest_before,
             r.ord,
             r.user_id,
             r.goal_id,
-            r.value,
-            r.event_id,
-            coalesce(r.occurred_at, now()) AS occurred_at
+            -- numeric: JSON may spell an integer 17.0; validation guaranteed an integral value.
+            r.value::integer AS value,
+            coalesce(r.occurred_at, now()) AS occurred_at,
+            r.event_id IS NOT NULL AND f.ord IS NULL AS is_duplicate,
+            g.goal_id IS NOT NULL AS is_known,
+            g.goal_type = 'absolute' AS is_absolute,
+            g.target
         FROM ROWS FROM (
             jsonb_to_recordset(p_items)
-                AS (user_id text, goal_id text, value integer, event_id text, occurred_at timestamptz)
+                AS (user_id text, goal_id text, value numeric, event_id text, occurred_at timestamptz)
         ) WITH ORDINALITY AS r(user_id, goal_id, value, event_id, occurred_at, ord)
-    ),
-    checked AS (
-        SELECT
-            i.ord,
-            i.user_id,
-            i.goal_id,
-            i.value,
-            i.occurred_at,
-            g.target,
-            g.goal_type = 'absolute' AS is_absolute,
-            CASE
-                WHEN g.goal_id IS NULL THEN 'unknown_goal'
-                WHEN i.event_id IS NOT NULL AND f.ord IS NULL THEN 'duplicate_event'
-            END AS early_outcome
-        FROM item AS i
-        LEFT JOIN challenge.goals AS g
-            ON g.goal_id = i.goal_id
-            AND g.retired_at IS NULL
         LEFT JOIN unnest(v_fresh_ords) AS f(ord)
-            ON f.ord = i.ord
+            ON f.ord = r.ord
+        LEFT JOIN challenge.goals AS g
+            ON g.goal_id = r.goal_id
+            AND g.retired_at IS NULL
+        ORDER BY r.user_id, r.goal_id, r.event_id IS NOT NULL AND f.ord IS NULL, r.ord
     ),
-    wanted AS (
+    state AS (
         SELECT
-            c.user_id,
-            c.goal_id,
-            bool_and(c.is_absolute) AS is_absolute,
-            min(c.target) AS target
-        FROM checked AS c
-        WHERE c.early_outcome IS NULL
-        GROUP BY c.user_id, c.goal_id
-    ),
-    locked AS MATERIALIZED (
-        SELECT
-            p.ctid AS row_tid,
-            p.user_id,
-            p.goal_id,
-            p.status,
-            p.last_value_at,
-            w.target
-        FROM wanted AS w
-        JOIN challenge.progress AS p
-            ON p.user_id = w.user_id
-            AND p.goal_id = w.goal_id
-        WHERE w.is_absolute
-            AND p.is_active
-            AND p.status <> 'claimed'
-        ORDER BY p.user_id, p.goal_id
-        FOR NO KEY UPDATE OF p
-    ),
-    unlocked AS (
-        SELECT
-            w.user_id,
-            w.goal_id,
+            i.*,
+            l.row_tid,
+            l.status,
+            l.last_value_at,
             CASE
-                WHEN p.user_id IS NULL THEN 'not_assigned'
-                WHEN NOT p.is_active THEN 'inactive'
-                WHEN p.status = 'claimed' THEN 'claimed'
-                WHEN NOT w.is_absolute THEN 'type_mismatch'
+                WHEN l.row_tid IS NOT NULL THEN NULL
+                WHEN s.user_id IS NULL THEN 'not_assigned'
+                WHEN NOT s.is_active THEN 'inactive'
+                WHEN s.status = 'claimed' THEN 'claimed'
+                WHEN NOT i.is_absolute THEN 'type_mismatch'
                 -- Movable in our snapshot, but its latest version was not: re-run below.
                 ELSE 'raced'
-            END AS outcome
-        FROM wanted AS w
-        LEFT JOIN challenge.progress AS p
-            ON p.user_id = w.user_id
-            AND p.goal_id = w.goal_id
-        WHERE NOT EXISTS (
+            END AS row_outcome
+        FROM item AS i
+        -- Lock the rows that can move, at their latest committed version.
+        LEFT JOIN LATERAL (
             SELECT
-            FROM locked AS l
-            WHERE l.user_id = w.user_id
-                AND l.goal_id = w.goal_id
-        )
-    ),
-    ordered AS (
-        SELECT
-            c.ord,
-            c.value,
-            c.occurred_at,
-            l.row_tid,
-            -- Processing the row's items in batch order, an item is stale when something newer was
-            -- already applied: the row's last value, or an earlier item of this batch.
-            c.occurred_at < greatest(
-                l.last_value_at,
-                max(c.occurred_at) OVER (
-                    PARTITION BY l.row_tid
-                    ORDER BY c.ord
-                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-                )
-            ) AS is_stale
-        FROM checked AS c
-        JOIN locked AS l
-            ON l.user_id = c.user_id
-            AND l.goal_id = c.goal_id
-        WHERE c.early_outcome IS NULL
+                p.ctid AS row_tid,
+                p.status,
+                p.last_value_at
+            FROM challenge.progress AS p
+            WHERE p.user_id = i.user_id
+                AND p.goal_id = i.goal_id
+                AND p.is_active
+                AND p.status <> 'claimed'
+                AND i.is_known
+                AND i.is_absolute
+                AND NOT i.is_duplicate
+            FOR NO KEY UPDATE OF p
+        ) AS l ON true
+        -- Only read (never lock) the rows that cannot move, to name the reason.
+        LEFT JOIN LATERAL (
+            SELECT
+                p.user_id,
+                p.is_active,
+                p.status
+            FROM challenge.progress AS p
+            WHERE p.user_id = i.user_id
+                AND p.goal_id = i.goal_id
+                AND l.row_tid IS NULL
+                AND i.is_known
+                AND NOT i.is_duplicate
+        ) AS s ON true
     ),
     judged AS (
         SELECT
-            o.ord,
-            o.row_tid,
-            o.value,
-            o.occurred_at,
-            CASE WHEN o.is_stale THEN 'stale_event' ELSE 'applied' END AS outcome
-        FROM ordered AS o
+            t.user_id,
+            t.goal_id,
+            t.row_tid,
+            t.status,
+            t.target,
+            t.ord,
+            t.value,
+            t.occurred_at,
+            CASE
+                WHEN NOT t.is_known THEN 'unknown_goal'
+                WHEN t.is_duplicate THEN 'duplicate_event'
+                WHEN t.row_outcome IS NOT NULL THEN t.row_outcome
+                -- Taking the row's items in batch order, an item is stale when something newer was
+                -- already applied: the row's last value, or an earlier item of this batch.
+                WHEN t.occurred_at < greatest(t.last_value_at, t.newest_before) THEN 'stale_event'
+                ELSE 'applied'
+            END AS outcome
+        FROM state AS t
     ),
     changes AS (
-        -- The last applied item of a row carries its latest occurred_at: its value wins.
-        SELECT DISTINCT ON (j.row_tid)
-            j.row_tid,
-            l.status AS old_status,
-            j.value AS new_progress,
-            j.occurred_at AS value_at,
-            l.target
+        -- The last applied item of a row carries its newest occurred_at: its value wins.
+        SELECT
+            j.user_id,
+            j.goal_id,
+            min(j.status) AS old_status,
+            (array_agg(j.value ORDER BY j.ord DESC))[1] AS new_progress,
+            max(j.occurred_at) AS value_at,
+            min(j.target) AS target
         FROM judged AS j
-        JOIN locked AS l ON l.row_tid = j.row_tid
         WHERE j.outcome = 'applied'
-        ORDER BY j.row_tid, j.ord DESC
+        GROUP BY j.user_id, j.goal_id
     ),
     updated AS (
         UPDATE challenge.progress AS p
@@ -175,29 +158,18 @@ BEGIN
             last_value_at = c.value_at,
             updated_at = v_now
         FROM changes AS c
-        WHERE p.ctid = c.row_tid
+        -- By key, not by the locked tid: a row locked after waiting for another writer is a version
+        -- this statement's snapshot cannot see, so a tid scan would silently skip it. The key finds
+        -- the visible version and PostgreSQL moves on to the latest one, which we hold locked.
+        WHERE p.user_id = c.user_id
+            AND p.goal_id = c.goal_id
         RETURNING
             p.user_id,
             p.goal_id,
             c.old_status <> 'completed' AND p.status = 'completed' AS newly_completed
-    ),
-    outcome AS (
-        SELECT c.ord, c.early_outcome AS outcome
-        FROM checked AS c
-        WHERE c.early_outcome IS NOT NULL
-        UNION ALL
-        SELECT j.ord, j.outcome
-        FROM judged AS j
-        UNION ALL
-        SELECT c.ord, u.outcome
-        FROM checked AS c
-        JOIN unlocked AS u
-            ON u.user_id = c.user_id
-            AND u.goal_id = c.goal_id
-        WHERE c.early_outcome IS NULL
     )
     SELECT
-        array_agg(o.outcome) FILTER (WHERE o.outcome <> 'raced'),
+        array_agg(j.outcome) FILTER (WHERE j.outcome <> 'raced'),
         (
             SELECT jsonb_agg(
                 jsonb_build_object('user_id', u.user_id, 'goal_id', u.goal_id)
@@ -209,13 +181,12 @@ BEGIN
         jsonb_agg(
             -- The event id (if any) is already remembered as ours: re-send the item without it.
             jsonb_build_object(
-                'user_id', c.user_id, 'goal_id', c.goal_id, 'value', c.value, 'occurred_at', c.occurred_at
+                'user_id', j.user_id, 'goal_id', j.goal_id, 'value', j.value, 'occurred_at', j.occurred_at
             )
-            ORDER BY o.ord
-        ) FILTER (WHERE o.outcome = 'raced')
+            ORDER BY j.ord
+        ) FILTER (WHERE j.outcome = 'raced')
     INTO v_outcomes, v_completed, v_raced
-    FROM outcome AS o
-    JOIN checked AS c ON c.ord = o.ord;
+    FROM judged AS j;
 
     v_result := challenge._batch_result(coalesce(v_outcomes, '{}'), v_completed);
     IF v_raced IS NOT NULL THEN
