@@ -14,11 +14,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import psycopg
+import sqlalchemy.exc
 
 from pgchallenge import ChallengeError, Client, connect, embedded, migrate
 from pgchallenge.connection import resolve_database_url
 
 Handler = Callable[[argparse.Namespace], int]
+MAX_BATCH_ITEMS = 50_000
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -38,6 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except psycopg.OperationalError as exc:
         # Connection failures: a one-line message beats a traceback for a mistyped URL.
         return _fail(str(exc).strip())
+    except sqlalchemy.exc.OperationalError as exc:
+        # The same failure seen through Alembic (migrate); SQLAlchemy keeps psycopg's error as ``orig``.
+        return _fail(str(exc.orig).strip())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,7 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="stream a simulated game's events and print a summary")
     demo.add_argument("--players", type=_positive, default=3000, help="players (default 3000)")
     demo.add_argument("--events", type=_positive, default=300_000, help="progress events (default 300000)")
-    demo.add_argument("--batch-size", type=_positive, default=1000, help="events per batch (default 1000)")
+    demo.add_argument(
+        "--batch-size", type=_batch_size, default=1000, help="events per batch, at most 50000 (default 1000)"
+    )
     demo.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     demo.add_argument(
         "--database-name",
@@ -93,6 +100,14 @@ def _positive(text: str) -> int:
     value = int(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _batch_size(text: str) -> int:
+    value = _positive(text)
+    if value > MAX_BATCH_ITEMS:
+        # The batch functions refuse bigger arrays (CH002); say so before building the database.
+        raise argparse.ArgumentTypeError(f"at most {MAX_BATCH_ITEMS} items per batch, got {text}")
     return value
 
 

@@ -122,7 +122,7 @@ def timestamp_param(occurred_at: datetime | None) -> datetime | None:
     return occurred_at
 
 
-def optional_goal_progress(cursor: Any) -> RowMaker[GoalProgress | None]:
+def optional_goal_progress(cursor: Any) -> RowMaker[GoalProgress | None]:  # Any: BaseCursor is private
     """class_row(GoalProgress), except that the all-NULL row becomes None.
 
     A function returning a composite type that returns NULL still yields one row from

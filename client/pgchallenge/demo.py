@@ -12,6 +12,7 @@ dropped goals (``inactive``).
 from __future__ import annotations
 
 import json
+import os
 import random
 import sys
 import time
@@ -68,6 +69,7 @@ class DemoSummary:
     batches: int = 0
     setup_seconds: float = 0.0
     stream_seconds: float = 0.0
+    total_seconds: float = 0.0
     applied: int = 0
     skipped: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SKIP_KINDS, 0))
     completed: int = 0
@@ -110,22 +112,28 @@ def run_demo(options: DemoOptions, *, log: TextIO | None = None) -> DemoSummary:
         loaded = client.load_config(config)
         conn.commit()
         _say(log, f"config: {loaded.challenges} challenges, {loaded.goals} goals loaded")
-        initialize_players(client, conn, options.players)
-        _say(log, f"players: {options.players:,} initialised")
+        initialize_players(client, conn, options.players, log)
         opted = choose_goals(client, conn, options.players, rng)
         _say(log, f"goal choices: {opted} opt-ins and opt-outs")
         summary.setup_seconds = time.perf_counter() - started
         stream_events(client, conn, options, config, rng, summary, log)
-        summary.sample_user = user_id(0)
+        summary.sample_user = user_id(sample_player(options.players))
         summary.sample_rows = list(client.get_user_progress(summary.sample_user))
         conn.commit()
+    summary.total_seconds = time.perf_counter() - started
     return summary
+
+
+def sample_player(players: int) -> int:
+    """A moderately active player who opted in (see ``choose_goals``): some goals done, some not yet."""
+    return min(100, players - 1) // 10 * 10
 
 
 def recreate_database(server_url: str, name: str) -> str:
     """Drop and create database ``name`` on the server of ``server_url``; return a conninfo for it."""
     maintenance = server_url
-    if conninfo_to_dict(server_url).get("dbname") == name:
+    # An empty conninfo means libpq's PG* variables, PGDATABASE included.
+    if conninfo_to_dict(server_url).get("dbname", os.environ.get("PGDATABASE")) == name:
         # One cannot drop the database one is connected to: go through the maintenance database.
         maintenance = make_conninfo(server_url, dbname="postgres")
     with psycopg.connect(maintenance, autocommit=True) as conn:
@@ -135,23 +143,29 @@ def recreate_database(server_url: str, name: str) -> str:
     return make_conninfo(server_url, dbname=name)
 
 
-def initialize_players(client: Client, conn: psycopg.Connection[Any], players: int) -> None:
-    for start in range(0, players, INIT_CHUNK):
-        for index in range(start, min(start + INIT_CHUNK, players)):
-            client.initialize_player(user_id(index))
-        conn.commit()
+def initialize_players(client: Client, conn: psycopg.Connection[Any], players: int, log: TextIO) -> None:
+    with ProgressBar(players, label="players", stream=log) as bar:
+        for start in range(0, players, INIT_CHUNK):
+            for index in range(start, min(start + INIT_CHUNK, players)):
+                client.initialize_player(user_id(index))
+                bar.update()
+            conn.commit()
 
 
 def choose_goals(client: Client, conn: psycopg.Connection[Any], players: int, rng: random.Random) -> int:
-    """Opt ~10% of the players in to the opt-in goals, and let ~5% drop a default goal."""
+    """Opt every 10th player in to the opt-in goals, and let every 20th (another one) drop a default goal.
+
+    Chosen by index rather than at random: the first players are the most active ones (see
+    ``EventGenerator._player``), so even a small demo has active players on both sides, and the sample
+    player (the first one) shows opt-in goals.
+    """
     changes = 0
     for index in range(players):
-        roll = rng.random()
-        if roll < 0.10:
+        if index % 10 == 0:
             for goal_id in OPT_IN_GOALS:
                 client.set_goal_active(user_id(index), goal_id, True)
                 changes += 1
-        elif roll < 0.15:
+        elif index % 20 == 5:
             client.set_goal_active(user_id(index), rng.choice(OPT_OUT_GOALS), False)
             changes += 1
     conn.commit()
@@ -205,7 +219,8 @@ class EventGenerator:
     A game event (a kill, a match, a login, a level-up) is routed to every goal whose ``statCode`` it
     carries, like the reference's event handler does, so one game event becomes several progress events.
     Time runs from midnight UTC two days ago to now across the stream, so the once-per-day goals see three
-    UTC days. Player activity is skewed (a few players play a lot) so that the harder goals complete too.
+    UTC days (see ``_clock``). Player activity is skewed (a few players play a lot) so that the harder
+    goals complete too.
     """
 
     def __init__(self, config: Mapping[str, Any], players: int, total: int, rng: random.Random) -> None:
@@ -216,7 +231,6 @@ class EventGenerator:
         self.now = datetime.now(timezone.utc)
         today = self.now.replace(hour=0, minute=0, second=0, microsecond=0)
         self.start = today - timedelta(days=2)
-        self.span = (self.now - self.start).total_seconds()
         self.level = [1] * players
         self.level_at: list[datetime | None] = [None] * players
         # Recently sent items that carry an event id; some are sent again, as a broker redelivers.
@@ -234,9 +248,15 @@ class EventGenerator:
                 yield item
 
     def _clock(self) -> datetime:
-        # Time advances with the stream; the jitter makes neighbouring events arrive slightly out of order.
-        offset = self.span * self.produced / max(self.total, 1) - self.rng.random() * 60
-        return self.start + timedelta(seconds=max(offset, 0.0))
+        # Each third of the stream is one UTC day (today's only as far as now), and an event's place in its
+        # day is a fraction of that day. Outcomes then do not depend on the time of day the demo runs at:
+        # the same seed gives the same summary. The jitter makes neighbours arrive slightly out of order.
+        position = 3 * self.produced / max(self.total, 1)
+        day = min(int(position), 2)
+        within = min(max(position - day - self.rng.random() * 0.001, 0.0), 0.999_999)
+        day_start = self.start + timedelta(days=day)
+        length = (self.now - day_start) if day == 2 else timedelta(days=1)
+        return day_start + length * within
 
     def _player(self) -> int:
         # Squaring a uniform number skews activity towards the first players.
@@ -319,8 +339,9 @@ def format_summary(summary: DemoSummary) -> str:
         _row("events sent", f"{summary.events:,} (from {summary.game_events:,} game events)"),
         _row("batches", f"{summary.batches:,} (one transaction each)"),
         _row("setup", f"{summary.setup_seconds:.1f} s (database, migrations, config, players)"),
-        _row("elapsed", f"{summary.stream_seconds:.1f} s"),
+        _row("elapsed", f"{summary.stream_seconds:.1f} s (streaming the events)"),
         _row("events/s", f"{summary.events_per_second:,.0f}"),
+        _row("total", f"{summary.total_seconds:.1f} s"),
         _row("applied", f"{summary.applied:,}"),
     ]
     lines += [_row(f"skipped {kind}", f"{count:,}") for kind, count in summary.skipped.items()]
@@ -347,10 +368,11 @@ def format_rows(rows: Sequence[Any]) -> list[str]:
         for row in rows
     ]
     widths = [max(len(str(line[column])) for line in table) for column in range(len(header))]
-    return [
-        "  " + "  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True))
-        for line in table
-    ]
+    return [("  " + "  ".join(_pad(line, widths))).rstrip() for line in table]
+
+
+def _pad(cells: Sequence[object], widths: Sequence[int]) -> Iterator[str]:
+    return (str(cell).ljust(width) for cell, width in zip(cells, widths, strict=True))
 
 
 def _say(log: TextIO, message: str) -> None:

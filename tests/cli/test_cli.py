@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ import psycopg
 import pytest
 from pgchallenge import cli, embedded
 from pgchallenge.demo import example_config_text, goals_by_stat_code
+from pgchallenge.progress import ProgressBar
 from psycopg.conninfo import make_conninfo
 
 
@@ -111,7 +113,8 @@ def test_demo_end_to_end(capsys: pytest.CaptureFixture[str], demo_server_url: st
     for kind in ("not_assigned", "inactive", "duplicate_event", "already_counted_today", "stale_event"):
         assert skipped[f"skipped {kind}"] > 0, out
     assert counts["applied"] + sum(skipped.values()) == 2000
-    assert "progress of player-00001:" in out
+    assert re.search(r"progress of player-00041:\n\s+goal\s+challenge\s+progress\s+status\s+active\n", out)
+    assert "kill-1000" in out  # the sample player opted in
     assert "100%" in err  # the progress bar's final line
 
     # The demo is deterministic: the same seed gives the same outcome counts.
@@ -156,3 +159,27 @@ def test_db_url_starts_the_embedded_server_and_stop_stops_it(
     assert not embedded.is_running(embedded_dir)
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(url, connect_timeout=2).close()
+
+
+def test_progress_bar_writes_only_the_final_line_when_not_a_terminal() -> None:
+    stream = io.StringIO()
+    with ProgressBar(200, label="events", stream=stream, width=10) as bar:
+        bar.update(50)
+        assert stream.getvalue() == ""
+        assert bar.render().startswith("events [##........]  25%  50/200")
+        bar.update(150)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("events [##########] 100%  200/200")
+
+
+@pytest.mark.parametrize("command", ["migrate", "demo"])
+def test_unreachable_database_is_a_one_line_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, command: str
+) -> None:
+    url = f"host={tmp_path} dbname=nowhere connect_timeout=2"
+    status, out, err = run(capsys, command, "--database-url", url)
+    assert status == 1
+    assert out == ""
+    assert err.startswith("error: ")
+    assert "Traceback" not in err

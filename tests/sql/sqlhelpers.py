@@ -87,7 +87,9 @@ def goal(
     return doc
 
 
-def challenge(challenge_id: str, goals: Sequence[Mapping[str, Any]], name: str | None = None) -> dict[str, Any]:
+def challenge(
+    challenge_id: str, goals: Sequence[Mapping[str, Any]], name: str | None = None
+) -> dict[str, Any]:
     return {
         "challengeId": challenge_id,
         "name": name or f"Challenge {challenge_id}",
@@ -117,7 +119,9 @@ SPRING_GOALS = [
             "onExpiry": {"resetProgress": True, "allowReselection": False},
         },
     ),  # goals[0]
-    goal("spring-boss", type="absolute", target=5, stat="boss", default=False, prerequisites=["spring-login"]),
+    goal(
+        "spring-boss", type="absolute", target=5, stat="boss", default=False, prerequisites=["spring-login"]
+    ),
 ]
 CONFIG: dict[str, Any] = {
     "challenges": [
@@ -151,7 +155,7 @@ class Api:
 
     def rows(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> list[Row]:
         with self.conn.cursor(row_factory=dict_row) as cur:
-            cur.execute(sql, params)  # type: ignore[arg-type]
+            cur.execute(sql, params)
             return cur.fetchall()
 
     def row(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> Row:
@@ -160,7 +164,7 @@ class Api:
         return result[0]
 
     def scalar(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> Any:
-        cur = self.conn.execute(sql, params)  # type: ignore[arg-type]
+        cur = self.conn.execute(sql, params)
         record = cur.fetchone()
         assert record is not None
         return record[0]
@@ -174,9 +178,13 @@ class Api:
     def init(self, user_id: str, namespace: str | Omit = OMIT) -> list[Row]:
         if namespace is OMIT:
             return self.rows("SELECT * FROM challenge.initialize_player(%s::text)", [user_id])
-        return self.rows("SELECT * FROM challenge.initialize_player(%s::text, %s::text)", [user_id, namespace])
+        return self.rows(
+            "SELECT * FROM challenge.initialize_player(%s::text, %s::text)", [user_id, namespace]
+        )
 
-    def set_active(self, user_id: str, goal_id: str, active: bool = True, namespace: str | Omit = OMIT) -> Row:
+    def set_active(
+        self, user_id: str, goal_id: str, active: bool = True, namespace: str | Omit = OMIT
+    ) -> Row:
         if namespace is OMIT:
             return self.row(
                 "SELECT (challenge.set_goal_active(%s::text, %s::text, %s::boolean)).*",
@@ -207,7 +215,7 @@ class Api:
         self,
         user_id: str,
         active_only: bool | Omit = OMIT,
-        challenge_id: str | None | Omit = OMIT,
+        challenge_id: str | Omit | None = OMIT,
     ) -> list[Row]:
         args = ["p_user_id => %(user_id)s::text"]
         params: dict[str, Any] = {"user_id": user_id}
@@ -224,9 +232,9 @@ class Api:
         self,
         user_id: str | None,
         goal_id: str | None,
-        delta: int | None | Omit = OMIT,
-        event_id: str | None | Omit = OMIT,
-        occurred_at: datetime | str | None | Omit = OMIT,
+        delta: int | Omit | None = OMIT,
+        event_id: str | Omit | None = OMIT,
+        occurred_at: datetime | str | Omit | None = OMIT,
     ) -> Row:
         """challenge.increment_progress; only the arguments given are passed (named notation)."""
         args = ["p_user_id => %(user_id)s::text", "p_goal_id => %(goal_id)s::text"]
@@ -243,7 +251,9 @@ class Api:
         return self.row(f"SELECT * FROM challenge.increment_progress({', '.join(args)})", params)
 
     def inc_batch(self, items: Any) -> dict[str, Any]:
-        result: dict[str, Any] = self.scalar("SELECT challenge.increment_progress_batch(%s::jsonb)", [Jsonb(items)])
+        result: dict[str, Any] = self.scalar(
+            "SELECT challenge.increment_progress_batch(%s::jsonb)", [Jsonb(items)]
+        )
         return result
 
     def set_batch(self, items: Any) -> dict[str, Any]:
@@ -299,7 +309,8 @@ def outcome_of(result: Mapping[str, Any]) -> str:
     assert batch_total(result) == 1, result
     if result["applied"] == 1:
         return "applied"
-    return next(key for key, value in result["skipped"].items() if value == 1)
+    outcome: str = next(key for key, value in result["skipped"].items() if value == 1)
+    return outcome
 
 
 def assert_sqlstate(exc: BaseException, sqlstate: str) -> psycopg.Error:

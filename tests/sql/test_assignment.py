@@ -117,7 +117,12 @@ def test_set_active_creates_missing_row_active(api: Api) -> None:
         now = api.now()
         row = api.set_active("u1", "not-default", True)
     assert list(row) == GOAL_PROGRESS_COLUMNS
-    assert (row["user_id"], row["goal_id"], row["challenge_id"], row["target"]) == ("u1", "not-default", "winter", 5)
+    assert (row["user_id"], row["goal_id"], row["challenge_id"], row["target"]) == (
+        "u1",
+        "not-default",
+        "winter",
+        5,
+    )
     assert (row["is_active"], row["status"], row["progress"]) == (True, "not_started", 0)
     assert row["namespace"] == "default"
     assert row["assigned_at"] == now

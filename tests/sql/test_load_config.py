@@ -72,7 +72,8 @@ def test_goal_missing_from_reload_is_retired(api: Api) -> None:
     del doc["challenges"][0]["goals"][2]  # reach-lvl-20
     result = api.load(doc)
     assert result["retired"] == ["reach-lvl-20"]
-    assert (result["added"], result["updated"]) == ([], [])
+    assert result["added"] == []
+    assert "reach-lvl-20" not in result["updated"]
     assert result["goals"] == len(ALL_GOALS) - 1
 
     # The progress row stays readable.
@@ -80,7 +81,10 @@ def test_goal_missing_from_reload_is_retired(api: Api) -> None:
     assert (row["progress"], row["challenge_id"]) == (7, "winter")
 
     # Writes report unknown_goal and change nothing.
-    assert outcome_of(api.set_batch([{"user_id": "u1", "goal_id": "reach-lvl-20", "value": 9}])) == "unknown_goal"
+    assert (
+        outcome_of(api.set_batch([{"user_id": "u1", "goal_id": "reach-lvl-20", "value": 9}]))
+        == "unknown_goal"
+    )
     assert outcome_of(api.inc_batch([{"user_id": "u1", "goal_id": "reach-lvl-20"}])) == "unknown_goal"
     assert api.inc("u1", "reach-lvl-20")["outcome"] == "unknown_goal"
     assert api.must_get("u1", "reach-lvl-20")["progress"] == 7
@@ -96,12 +100,33 @@ def test_goal_missing_from_reload_is_retired(api: Api) -> None:
     assert "reach-lvl-20" not in {r["goal_id"] for r in api.init("u3")}
 
 
+def test_retiring_a_goal_reports_no_other_goal_updated(api: Api) -> None:
+    """Only reach-lvl-20 left the document; the others' definitions are unchanged (their index moved)."""
+    doc = config()
+    del doc["challenges"][0]["goals"][2]
+    result = api.load(doc)
+    assert (result["added"], result["updated"], result["retired"]) == ([], [], ["reach-lvl-20"])
+
+
+def test_retired_goal_comes_back_when_re_added(api: Api) -> None:
+    doc = config()
+    del doc["challenges"][0]["goals"][2]
+    api.load(doc)
+    result = api.load(config())
+    assert "reach-lvl-20" in result["added"] + result["updated"]
+    assert result["retired"] == []
+    assert api.set_active("u1", "reach-lvl-20")["is_active"] is True
+
+
 def test_goal_type_defaults_to_absolute(bare_api: Api) -> None:
     doc = config()
     del doc["challenges"][0]["goals"][2]["type"]  # reach-lvl-20
     bare_api.load(doc)
     bare_api.init("u1")
-    assert outcome_of(bare_api.set_batch([{"user_id": "u1", "goal_id": "reach-lvl-20", "value": 3}])) == "applied"
+    assert (
+        outcome_of(bare_api.set_batch([{"user_id": "u1", "goal_id": "reach-lvl-20", "value": 3}]))
+        == "applied"
+    )
 
 
 # --- validation: one case per rule of api.md section 1 -------------------------------------------------
@@ -110,7 +135,7 @@ Mutation = Callable[[dict[str, Any]], None]
 
 
 def _set(path: str, value: Any) -> Mutation:
-    """Set a value at a dotted path (list indexes as numbers): "challenges.0.goals.1.requirement.targetValue"."""
+    """Set a value at a dotted path, list indexes as numbers: "challenges.0.goals.1.requirement"."""
 
     def mutate(doc: dict[str, Any]) -> None:
         *parents, last = path.split(".")
@@ -149,12 +174,16 @@ G = "challenges[0].goals"
 INVALID_CONFIGS = [
     pytest.param(_replace_doc({"challenges": []}), ("challenges",), id="empty-challenges"),
     pytest.param(_replace_doc({}), ("challenges",), id="missing-challenges"),
-    pytest.param(_set("challenges.0.challengeId", ""), ("challenges[0].challengeId",), id="empty-challenge-id"),
+    pytest.param(
+        _set("challenges.0.challengeId", ""), ("challenges[0].challengeId",), id="empty-challenge-id"
+    ),
     pytest.param(_set("challenges.0.name", ""), ("challenges[0].name",), id="empty-challenge-name"),
     pytest.param(_set("challenges.0.goals.1.goalId", ""), (f"{G}[1].goalId",), id="empty-goal-id"),
     pytest.param(_set("challenges.0.goals.1.name", ""), (f"{G}[1].name",), id="empty-goal-name"),
     pytest.param(
-        _set("challenges.1.challengeId", "winter"), ("challenges[1].challengeId",), id="duplicate-challenge-id"
+        _set("challenges.1.challengeId", "winter"),
+        ("challenges[1].challengeId",),
+        id="duplicate-challenge-id",
     ),
     pytest.param(
         _set("challenges.1.goals.0.goalId", "kill-10"),
@@ -162,16 +191,22 @@ INVALID_CONFIGS = [
         id="duplicate-goal-id-across-challenges",
     ),
     pytest.param(
-        _set("challenges.0.goals.1.goalId", "kill-10"), (f"{G}[1].goalId",), id="duplicate-goal-id-in-challenge"
+        _set("challenges.0.goals.1.goalId", "kill-10"),
+        (f"{G}[1].goalId",),
+        id="duplicate-goal-id-in-challenge",
     ),
     pytest.param(_set("challenges.0.goals.0.type", "weekly"), (f"{G}[0].type",), id="bad-type"),
     pytest.param(
         _set("challenges.0.goals.2.daily", True), (f"{G}[2].daily", f"{G}[2].type"), id="daily-with-absolute"
     ),
     pytest.param(
-        _set("challenges.0.goals.3.daily", True), (f"{G}[3].daily", f"{G}[3].type"), id="daily-with-type-daily"
+        _set("challenges.0.goals.3.daily", True),
+        (f"{G}[3].daily", f"{G}[3].type"),
+        id="daily-with-type-daily",
     ),
-    pytest.param(_set("challenges.0.goals.0.eventSource", "kafka"), (f"{G}[0].eventSource",), id="bad-event-source"),
+    pytest.param(
+        _set("challenges.0.goals.0.eventSource", "kafka"), (f"{G}[0].eventSource",), id="bad-event-source"
+    ),
     pytest.param(
         _set("challenges.0.goals.0.requirement.statCode", ""),
         (f"{G}[0].requirement.statCode",),
@@ -190,9 +225,15 @@ INVALID_CONFIGS = [
         )
         for label, bad in [("0", 0), ("minus-1", -1), ("1.5", 1.5), ("string-10", "10"), ("null", None)]
     ],
-    pytest.param(_set("challenges.0.goals.0.reward.type", "GEM"), (f"{G}[0].reward.type",), id="bad-reward-type"),
-    pytest.param(_set("challenges.0.goals.0.reward.rewardId", ""), (f"{G}[0].reward.rewardId",), id="empty-reward-id"),
-    pytest.param(_set("challenges.0.goals.0.reward.quantity", 0), (f"{G}[0].reward.quantity",), id="quantity-0"),
+    pytest.param(
+        _set("challenges.0.goals.0.reward.type", "GEM"), (f"{G}[0].reward.type",), id="bad-reward-type"
+    ),
+    pytest.param(
+        _set("challenges.0.goals.0.reward.rewardId", ""), (f"{G}[0].reward.rewardId",), id="empty-reward-id"
+    ),
+    pytest.param(
+        _set("challenges.0.goals.0.reward.quantity", 0), (f"{G}[0].reward.quantity",), id="quantity-0"
+    ),
     pytest.param(
         _set("challenges.0.goals.0.reward.quantity", 1.5), (f"{G}[0].reward.quantity",), id="quantity-1.5"
     ),
@@ -219,7 +260,11 @@ INVALID_CONFIGS = [
     pytest.param(
         _set(
             "challenges.1.goals.0.rotation",
-            {"enabled": True, "schedule": "hourly", "onExpiry": {"resetProgress": True, "allowReselection": False}},
+            {
+                "enabled": True,
+                "schedule": "hourly",
+                "onExpiry": {"resetProgress": True, "allowReselection": False},
+            },
         ),
         ("challenges[1].goals[0].rotation.schedule",),
         id="bad-rotation-schedule",

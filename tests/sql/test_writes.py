@@ -142,7 +142,9 @@ def test_row_guards_before_type_mismatch(api: Api, state: str, expected: str, go
 
 def test_duplicate_event_before_type_mismatch(api: Api) -> None:
     api.init("u1")
-    assert outcome_of(api.inc_batch([{"user_id": "u1", "goal_id": "kill-10", "event_id": "e-1"}])) == "applied"
+    assert (
+        outcome_of(api.inc_batch([{"user_id": "u1", "goal_id": "kill-10", "event_id": "e-1"}])) == "applied"
+    )
     result = api.set_batch([{"user_id": "u1", "goal_id": "kill-10", "value": 4, "event_id": "e-1"}])
     assert outcome_of(result) == "duplicate_event"
 
@@ -168,9 +170,9 @@ def test_row_guards_before_already_counted_today(api: Api, state: str) -> None:
 
 def test_row_guards_before_stale_event(api: Api) -> None:
     api.init("u1")
-    assert outcome_of(api.set_batch([{"user_id": "u1", "goal_id": "reach-lvl-20", "value": 5, "occurred_at": T2}])) == (
-        "applied"
-    )
+    assert outcome_of(
+        api.set_batch([{"user_id": "u1", "goal_id": "reach-lvl-20", "value": 5, "occurred_at": T2}])
+    ) == ("applied")
     api.set_active("u1", "reach-lvl-20", False)
     result = api.set_batch([{"user_id": "u1", "goal_id": "reach-lvl-20", "value": 4, "occurred_at": T1}])
     assert outcome_of(result) == "inactive"
@@ -211,9 +213,9 @@ def test_set_batch_every_outcome(api: Api) -> None:
         api.init(user)
     api.set_active("u1", "spring-boss", False)
     api.make_claimed("u2", "reach-lvl-20")
-    assert outcome_of(api.set_batch([{"user_id": "u3", "goal_id": "reach-lvl-20", "value": 9, "occurred_at": T2}])) == (
-        "applied"
-    )
+    assert outcome_of(
+        api.set_batch([{"user_id": "u3", "goal_id": "reach-lvl-20", "value": 9, "occurred_at": T2}])
+    ) == ("applied")
     items = [
         {"user_id": "u1", "goal_id": "reach-lvl-20", "value": 7, "event_id": "e-a"},  # applied
         {"user_id": "u1", "goal_id": "no-such-goal", "value": 1},  # unknown_goal
@@ -229,7 +231,13 @@ def test_set_batch_every_outcome(api: Api) -> None:
     assert result["applied"] == 1
     assert result["completed"] == []
     assert result["skipped"] == skipped(
-        unknown_goal=1, duplicate_event=1, not_assigned=1, inactive=1, claimed=1, type_mismatch=1, stale_event=1
+        unknown_goal=1,
+        duplicate_event=1,
+        not_assigned=1,
+        inactive=1,
+        claimed=1,
+        type_mismatch=1,
+        stale_event=1,
     )
     assert batch_total(result) == len(items)
     assert api.must_get("u1", "reach-lvl-20")["progress"] == 7
@@ -483,15 +491,18 @@ def test_items_without_event_id_are_never_duplicates(api: Api) -> None:
 def test_event_ids_are_global_across_functions_users_and_goals(api: Api) -> None:
     api.init("u1")
     api.init("u2")
-    assert outcome_of(api.set_batch([{"user_id": "u1", "goal_id": "reach-lvl-20", "value": 3, "event_id": "g"}])) == (
-        "applied"
+    assert outcome_of(
+        api.set_batch([{"user_id": "u1", "goal_id": "reach-lvl-20", "value": 3, "event_id": "g"}])
+    ) == ("applied")
+    assert (
+        outcome_of(api.inc_batch([{"user_id": "u2", "goal_id": "kill-10", "event_id": "g"}]))
+        == "duplicate_event"
     )
-    assert outcome_of(api.inc_batch([{"user_id": "u2", "goal_id": "kill-10", "event_id": "g"}])) == "duplicate_event"
     assert api.inc("u2", "spring-login", event_id="g")["outcome"] == "duplicate_event"
     assert api.inc("u2", "play-3", event_id="h")["outcome"] == "applied"
-    assert outcome_of(api.set_batch([{"user_id": "u2", "goal_id": "reach-lvl-20", "value": 3, "event_id": "h"}])) == (
-        "duplicate_event"
-    )
+    assert outcome_of(
+        api.set_batch([{"user_id": "u2", "goal_id": "reach-lvl-20", "value": 3, "event_id": "h"}])
+    ) == ("duplicate_event")
 
 
 SKIPPED_FIRST_SENDS: list[tuple[str, str, dict[str, Any]]] = [
@@ -500,14 +511,22 @@ SKIPPED_FIRST_SENDS: list[tuple[str, str, dict[str, Any]]] = [
     ("inactive", "increment-batch", {"user_id": "u1", "goal_id": "not-default"}),
     ("claimed", "increment-batch", {"user_id": "u2", "goal_id": "kill-10"}),
     ("type_mismatch", "set-batch", {"user_id": "u1", "goal_id": "kill-10", "value": 3}),
-    ("already_counted_today", "increment-batch", {"user_id": "u1", "goal_id": "login-daily", "occurred_at": T2}),
+    (
+        "already_counted_today",
+        "increment-batch",
+        {"user_id": "u1", "goal_id": "login-daily", "occurred_at": T2},
+    ),
     ("stale_event", "set-batch", {"user_id": "u1", "goal_id": "reach-lvl-20", "value": 3, "occurred_at": T1}),
     ("inactive-single", "increment", {"user_id": "u1", "goal_id": "not-default"}),
 ]
 
 
-@pytest.mark.parametrize(("first_outcome", "fn", "item"), SKIPPED_FIRST_SENDS, ids=[c[0] for c in SKIPPED_FIRST_SENDS])
-def test_event_id_of_a_skipped_item_is_remembered(api: Api, first_outcome: str, fn: str, item: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    ("first_outcome", "fn", "item"), SKIPPED_FIRST_SENDS, ids=[c[0] for c in SKIPPED_FIRST_SENDS]
+)
+def test_event_id_of_a_skipped_item_is_remembered(
+    api: Api, first_outcome: str, fn: str, item: dict[str, Any]
+) -> None:
     api.init("u1")
     api.init("u2")
     api.set_active("u1", "not-default", False)
@@ -535,7 +554,10 @@ def test_event_id_of_a_skipped_item_is_remembered(api: Api, first_outcome: str, 
 
 def test_inactive_item_event_id_remembered_then_replayed_after_activation(api: Api) -> None:
     api.set_active("u1", "not-default", False)
-    assert outcome_of(api.inc_batch([{"user_id": "u1", "goal_id": "not-default", "event_id": "e-5"}])) == "inactive"
+    assert (
+        outcome_of(api.inc_batch([{"user_id": "u1", "goal_id": "not-default", "event_id": "e-5"}]))
+        == "inactive"
+    )
     api.set_active("u1", "not-default", True)
     assert outcome_of(api.inc_batch([{"user_id": "u1", "goal_id": "not-default", "event_id": "e-5"}])) == (
         "duplicate_event"

@@ -11,12 +11,14 @@
 -- completed is never undone and completed_at is set once. Malformed input raises CH002 and changes
 -- nothing.
 --
--- How: one validation pass, one insert of the event ids, then ONE set-based statement over the whole
+-- How: one validation pass, one insert of the event ids, then one set-based statement over the whole
 -- payload: the recordset from the jsonb is joined to the catalog and sorted by key; the rows that can
 -- move are locked in (user_id, goal_id) order (so concurrent batches cannot deadlock) and read at
--- their latest committed version; each item is judged; the applied items are summed per row and each
--- row is updated once. Rows that are not assigned, inactive or claimed are only read,
--- never locked or written. No step joins two intermediate results (the planner cannot size them).
+-- their latest committed version; each item is judged and the applied items are summed per row.
+-- A second statement updates each row once, by the tid locked in the first. Rows that are not
+-- assigned, inactive or claimed are only read, never locked or written. No step joins two
+-- intermediate results (the planner cannot size them and would loop over one for each row of the
+-- other, the reference's quadratic batch).
 CREATE OR REPLACE FUNCTION challenge.increment_progress_batch(p_items jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -29,6 +31,11 @@ DECLARE
     v_completed jsonb;
     v_raced jsonb;
     v_result jsonb;
+    v_tids tid[];
+    v_progresses integer[];
+    v_last_days date[];
+    v_targets integer[];
+    v_were_completed boolean[];
 BEGIN
     IF challenge._check_write_items(p_items, 'delta') = 0 THEN
         RETURN challenge._batch_result('{}', '[]');
@@ -119,6 +126,9 @@ BEGIN
                 AND l.row_tid IS NULL
                 AND i.is_known
                 AND NOT i.is_duplicate
+            -- OFFSET 0 keeps this a separate subquery, so "l.row_tid IS NULL" gates the index scan
+            -- instead of filtering its result: locked rows are not looked up twice.
+            OFFSET 0
         ) AS s ON true
     ),
     judged AS (
@@ -149,17 +159,39 @@ BEGIN
     changes AS (
         -- Every applied item of a row carries the row's locked state: aggregate, no join back.
         SELECT
-            j.user_id,
-            j.goal_id,
+            j.row_tid,
             min(j.status) AS old_status,
             least(min(j.progress)::bigint + sum(j.delta), 2147483647)::integer AS new_progress,
             max(j.day) FILTER (WHERE j.once_per_day) AS last_day,
             min(j.target) AS target
         FROM judged AS j
         WHERE j.outcome = 'applied'
-        GROUP BY j.user_id, j.goal_id
-    ),
-    updated AS (
+        GROUP BY j.row_tid
+    )
+    SELECT
+        (SELECT array_agg(j.outcome) FROM judged AS j WHERE j.outcome <> 'raced'),
+        (
+            SELECT jsonb_agg(
+                -- The event id (if any) is already remembered as ours: re-send the item without it.
+                jsonb_build_object(
+                    'user_id', j.user_id, 'goal_id', j.goal_id, 'delta', j.delta, 'occurred_at', j.occurred_at
+                )
+                ORDER BY j.ord
+            )
+            FROM judged AS j
+            WHERE j.outcome = 'raced'
+        ),
+        array_agg(c.row_tid),
+        array_agg(c.new_progress),
+        array_agg(c.last_day),
+        array_agg(c.target),
+        array_agg(c.old_status = 'completed')
+    INTO v_outcomes, v_raced, v_tids, v_progresses, v_last_days, v_targets, v_were_completed
+    FROM changes AS c;
+
+    -- A new statement, so a new snapshot: it sees the latest version of every row we locked (their
+    -- writers committed before we got the lock), and the locked tids reach them without an index.
+    WITH updated AS (
         UPDATE challenge.progress AS p
         SET
             progress = c.new_progress,
@@ -174,36 +206,21 @@ BEGIN
             END,
             last_counted_day = greatest(p.last_counted_day, c.last_day),
             updated_at = v_now
-        FROM changes AS c
-        -- By key, not by the locked tid: a row locked after waiting for another writer is a version
-        -- this statement's snapshot cannot see, so a tid scan would silently skip it. The key finds
-        -- the visible version and PostgreSQL moves on to the latest one, which we hold locked.
-        WHERE p.user_id = c.user_id
-            AND p.goal_id = c.goal_id
+        FROM unnest(v_tids, v_progresses, v_last_days, v_targets, v_were_completed)
+            AS c(row_tid, new_progress, last_day, target, was_completed)
+        WHERE p.ctid = c.row_tid
         RETURNING
             p.user_id,
             p.goal_id,
-            c.old_status <> 'completed' AND p.status = 'completed' AS newly_completed
+            NOT c.was_completed AND p.status = 'completed' AS newly_completed
     )
-    SELECT
-        array_agg(j.outcome) FILTER (WHERE j.outcome <> 'raced'),
-        (
-            SELECT jsonb_agg(
-                jsonb_build_object('user_id', u.user_id, 'goal_id', u.goal_id)
-                ORDER BY u.user_id, u.goal_id
-            )
-            FROM updated AS u
-            WHERE u.newly_completed
-        ),
-        jsonb_agg(
-            -- The event id (if any) is already remembered as ours: re-send the item without it.
-            jsonb_build_object(
-                'user_id', j.user_id, 'goal_id', j.goal_id, 'delta', j.delta, 'occurred_at', j.occurred_at
-            )
-            ORDER BY j.ord
-        ) FILTER (WHERE j.outcome = 'raced')
-    INTO v_outcomes, v_completed, v_raced
-    FROM judged AS j;
+    SELECT jsonb_agg(
+        jsonb_build_object('user_id', u.user_id, 'goal_id', u.goal_id)
+        ORDER BY u.user_id, u.goal_id
+    )
+    INTO v_completed
+    FROM updated AS u
+    WHERE u.newly_completed;
 
     v_result := challenge._batch_result(coalesce(v_outcomes, '{}'), v_completed);
     IF v_raced IS NOT NULL THEN

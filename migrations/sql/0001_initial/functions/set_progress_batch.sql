@@ -8,8 +8,8 @@
 -- this batch for the same row), applied. Several items for one row: the latest occurred_at wins (ties:
 -- the later item). Completion is sticky: a lower value after completion keeps status completed.
 --
--- Same shape as increment_progress_batch: one set-based statement, movable rows locked in key order,
--- each updated once.
+-- Same shape as increment_progress_batch: one set-based statement judges every item with the movable
+-- rows locked in key order; a second updates each row once, by its locked tid.
 CREATE OR REPLACE FUNCTION challenge.set_progress_batch(p_items jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -22,6 +22,11 @@ DECLARE
     v_completed jsonb;
     v_raced jsonb;
     v_result jsonb;
+    v_tids tid[];
+    v_progresses integer[];
+    v_value_times timestamptz[];
+    v_targets integer[];
+    v_were_completed boolean[];
 BEGIN
     IF challenge._check_write_items(p_items, 'value') = 0 THEN
         RETURN challenge._batch_result('{}', '[]');
@@ -106,6 +111,9 @@ BEGIN
                 AND l.row_tid IS NULL
                 AND i.is_known
                 AND NOT i.is_duplicate
+            -- OFFSET 0 keeps this a separate subquery, so "l.row_tid IS NULL" gates the index scan
+            -- instead of filtering its result: locked rows are not looked up twice.
+            OFFSET 0
         ) AS s ON true
     ),
     judged AS (
@@ -130,19 +138,42 @@ BEGIN
         FROM state AS t
     ),
     changes AS (
-        -- The last applied item of a row carries its newest occurred_at: its value wins.
+        -- The last applied item of a row carries its newest occurred_at: its value wins. Every item
+        -- carries the row's locked state: aggregate, no join back.
         SELECT
-            j.user_id,
-            j.goal_id,
+            j.row_tid,
             min(j.status) AS old_status,
             (array_agg(j.value ORDER BY j.ord DESC))[1] AS new_progress,
             max(j.occurred_at) AS value_at,
             min(j.target) AS target
         FROM judged AS j
         WHERE j.outcome = 'applied'
-        GROUP BY j.user_id, j.goal_id
-    ),
-    updated AS (
+        GROUP BY j.row_tid
+    )
+    SELECT
+        (SELECT array_agg(j.outcome) FROM judged AS j WHERE j.outcome <> 'raced'),
+        (
+            SELECT jsonb_agg(
+                -- The event id (if any) is already remembered as ours: re-send the item without it.
+                jsonb_build_object(
+                    'user_id', j.user_id, 'goal_id', j.goal_id, 'value', j.value, 'occurred_at', j.occurred_at
+                )
+                ORDER BY j.ord
+            )
+            FROM judged AS j
+            WHERE j.outcome = 'raced'
+        ),
+        array_agg(c.row_tid),
+        array_agg(c.new_progress),
+        array_agg(c.value_at),
+        array_agg(c.target),
+        array_agg(c.old_status = 'completed')
+    INTO v_outcomes, v_raced, v_tids, v_progresses, v_value_times, v_targets, v_were_completed
+    FROM changes AS c;
+
+    -- A new statement, so a new snapshot: it sees the latest version of every row we locked (their
+    -- writers committed before we got the lock), and the locked tids reach them without an index.
+    WITH updated AS (
         UPDATE challenge.progress AS p
         SET
             progress = c.new_progress,
@@ -157,36 +188,21 @@ BEGIN
             END,
             last_value_at = c.value_at,
             updated_at = v_now
-        FROM changes AS c
-        -- By key, not by the locked tid: a row locked after waiting for another writer is a version
-        -- this statement's snapshot cannot see, so a tid scan would silently skip it. The key finds
-        -- the visible version and PostgreSQL moves on to the latest one, which we hold locked.
-        WHERE p.user_id = c.user_id
-            AND p.goal_id = c.goal_id
+        FROM unnest(v_tids, v_progresses, v_value_times, v_targets, v_were_completed)
+            AS c(row_tid, new_progress, value_at, target, was_completed)
+        WHERE p.ctid = c.row_tid
         RETURNING
             p.user_id,
             p.goal_id,
-            c.old_status <> 'completed' AND p.status = 'completed' AS newly_completed
+            NOT c.was_completed AND p.status = 'completed' AS newly_completed
     )
-    SELECT
-        array_agg(j.outcome) FILTER (WHERE j.outcome <> 'raced'),
-        (
-            SELECT jsonb_agg(
-                jsonb_build_object('user_id', u.user_id, 'goal_id', u.goal_id)
-                ORDER BY u.user_id, u.goal_id
-            )
-            FROM updated AS u
-            WHERE u.newly_completed
-        ),
-        jsonb_agg(
-            -- The event id (if any) is already remembered as ours: re-send the item without it.
-            jsonb_build_object(
-                'user_id', j.user_id, 'goal_id', j.goal_id, 'value', j.value, 'occurred_at', j.occurred_at
-            )
-            ORDER BY j.ord
-        ) FILTER (WHERE j.outcome = 'raced')
-    INTO v_outcomes, v_completed, v_raced
-    FROM judged AS j;
+    SELECT jsonb_agg(
+        jsonb_build_object('user_id', u.user_id, 'goal_id', u.goal_id)
+        ORDER BY u.user_id, u.goal_id
+    )
+    INTO v_completed
+    FROM updated AS u
+    WHERE u.newly_completed;
 
     v_result := challenge._batch_result(coalesce(v_outcomes, '{}'), v_completed);
     IF v_raced IS NOT NULL THEN

@@ -1,0 +1,1 @@
+"""pgchallenge benchmarks: pgbench scripts (``bench/*.sql``), seed, runner (``bench/run.py``)."""

@@ -1,0 +1,20 @@
+"""Fixtures for the concurrency tests: the test database with the race config loaded."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+import pytest
+
+if TYPE_CHECKING:
+    from tests.concurrency.conchelpers import load
+else:  # pytest puts this folder on sys.path (rootdir-less test modules)
+    from conchelpers import load
+
+
+@pytest.fixture
+def race_db(db: psycopg.Connection[Any]) -> psycopg.Connection[Any]:
+    """The test database's main connection, with the race config loaded."""
+    load(db)
+    return db
