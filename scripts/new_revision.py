@@ -67,10 +67,42 @@ def previous_snapshot(relative: str, before: list[str]) -> Path | None:
 
 
 def function_name(sql: str) -> str:
-    match = re.search(r"CREATE OR REPLACE FUNCTION\s+(challenge\.\w+\s*\([^)]*\))", sql, re.S)
+    """``challenge.name(type, ...)``: the argument types only, as DROP FUNCTION needs them.
+
+    Parameter names and DEFAULT expressions are left out (DROP FUNCTION rejects defaults); parentheses
+    and quotes inside defaults, such as ``DEFAULT now()`` or ``DEFAULT 'a, b'``, are skipped over.
+    """
+    match = re.search(r"CREATE OR REPLACE FUNCTION\s+(challenge\.\w+)\s*\(", sql)
     if match is None:
         raise SystemExit("no CREATE OR REPLACE FUNCTION found")
-    return match.group(1)
+    params: list[str] = []
+    current: list[str] = []
+    depth, quoted = 0, False
+    for char in sql[match.end() :]:
+        if char == "'":
+            quoted = not quoted
+        elif not quoted and char == "(":
+            depth += 1
+        elif not quoted and char == ")":
+            if depth == 0:
+                break
+            depth -= 1
+        elif not quoted and depth == 0 and char == ",":
+            params.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    params.append("".join(current))
+    types = []
+    for param in (p.strip() for p in params):
+        if not param:
+            continue
+        declaration = re.split(r"\s+DEFAULT\s+|\s*=\s*", param, maxsplit=1, flags=re.I)[0].split()
+        if declaration[0].upper() in ("IN", "VARIADIC"):
+            declaration = declaration[1:]
+        # House style names every parameter p_...; what follows the name is its type.
+        types.append(" ".join(declaration[1:] if declaration[0].startswith("p_") else declaration))
+    return f"{match.group(1)}({', '.join(types)})"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,12 +113,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("files", nargs="*", help="paths relative to plpgsql/, e.g. functions/x.sql")
     parser.add_argument("--sql-file", type=Path, help="hand-written schema change, run first")
     parser.add_argument("--down-sql-file", type=Path, help="its reverse, run last on downgrade")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
 
     before = existing_revisions()
     number = len(before) + 1
     slug = re.sub(r"[^a-z0-9]+", "_", args.message.lower()).strip("_")
-    revision = f"{number:04d}_{slug}"
+    # Alembic's version table holds at most 32 characters.
+    revision = f"{number:04d}_{slug}"[:32].rstrip("_")
     folder = SNAPSHOTS / revision
     folder.mkdir(parents=True)
 
@@ -119,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         message=args.message,
         revision=revision,
         down_revision=down_revision,
-        down_repr=repr(down_revision),
+        # Double quotes, as ruff format writes them.
+        down_repr=f'"{down_revision}"' if down_revision else "None",
         upgrade="".join(f'    "{name}",\n' for name in upgrade),
         downgrade="".join(f'    "{name}",\n' for name in downgrade),
     )

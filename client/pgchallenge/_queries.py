@@ -29,3 +29,22 @@ SET_PROGRESS_BATCH: Final = "SELECT challenge.set_progress_batch($1::jsonb)"
 GET_PROGRESS: Final = "SELECT * FROM challenge.get_progress($1, $2)"
 
 GET_USER_PROGRESS: Final = "SELECT * FROM challenge.get_user_progress($1, $2, $3)"
+
+CLAIM_GOAL: Final = (
+    "SELECT claim_id, user_id, goal_id, reward_type, reward_id, quantity, claimed_at, replayed"
+    " FROM challenge.claim_goal($1, $2, $3)"
+)
+
+LEASE_REWARD_GRANTS: Final = "SELECT * FROM challenge.lease_reward_grants($1, $2, $3)"
+
+FINISH_REWARD_GRANT: Final = "SELECT * FROM challenge.finish_reward_grant($1, $2, $3)"
+
+SELECT_GOALS: Final = "SELECT * FROM challenge.select_goals($1, $2, $3::text[], $4)"
+
+RANDOM_SELECT_GOALS: Final = "SELECT * FROM challenge.random_select_goals($1, $2, $3, $4, $5, $6)"
+
+DELETE_EXPIRED_PROGRESS: Final = "SELECT challenge.delete_expired_progress($1, $2)"
+
+PRUNE_PROCESSED_EVENTS: Final = "SELECT challenge.prune_processed_events($1, $2)"
+
+DELETE_USER_DATA: Final = "SELECT challenge.delete_user_data($1)"

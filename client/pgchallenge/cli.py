@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import warnings
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from pathlib import Path
 
 import psycopg
@@ -21,6 +23,7 @@ from pgchallenge.connection import resolve_database_url
 
 Handler = Callable[[argparse.Namespace], int]
 MAX_BATCH_ITEMS = 50_000
+MAX_MAINTENANCE_BATCH = 100_000
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -62,6 +65,32 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("file", type=Path, help="the challenges.json to load")
     _add_database_url(load)
     load.set_defaults(handler=cmd_load_config)
+
+    maintain = commands.add_parser(
+        "maintain", help="one maintenance pass: delete expired progress rows, prune old event ids"
+    )
+    maintain.add_argument(
+        "--retention",
+        type=_interval,
+        default=timedelta(days=7),
+        metavar="AGE",
+        help="delete progress rows expired longer ago than this, e.g. 7d, 12h, 30m (default 7d)",
+    )
+    maintain.add_argument(
+        "--event-retention",
+        type=_interval,
+        default=timedelta(days=7),
+        metavar="AGE",
+        help="forget event ids remembered longer ago than this: the dedup window (default 7d)",
+    )
+    maintain.add_argument(
+        "--batch-size",
+        type=_maintenance_batch,
+        default=1000,
+        help="rows deleted per transaction, at most 100000 (default 1000)",
+    )
+    _add_database_url(maintain)
+    maintain.set_defaults(handler=cmd_maintain)
 
     db = commands.add_parser("db", help="manage the embedded PostgreSQL server")
     db.add_argument(
@@ -111,6 +140,33 @@ def _batch_size(text: str) -> int:
     return value
 
 
+_INTERVAL_UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+
+
+def _interval(text: str) -> timedelta:
+    """``7d``, ``12h``, ``30m``, ``90s`` (or ``7 days``, ``12 hours``...) as a timedelta."""
+    match = re.fullmatch(r"\s*(\d+)\s*(d|days?|h|hours?|m|min|minutes?|s|sec|seconds?)\s*", text)
+    if match is None:
+        raise argparse.ArgumentTypeError(f"expected an age such as 7d, 12h, 30m or 90s, got {text!r}")
+    return timedelta(**{_INTERVAL_UNITS[match.group(2)[0]]: int(match.group(1))})
+
+
+def _age(value: timedelta) -> str:
+    """A timedelta in the largest whole unit of ``_interval``'s: 7d, 12h, 30m, 90s."""
+    seconds = int(value.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0 and seconds:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _maintenance_batch(text: str) -> int:
+    value = _positive(text)
+    if value > MAX_MAINTENANCE_BATCH:
+        raise argparse.ArgumentTypeError(f"at most {MAX_MAINTENANCE_BATCH} rows per batch, got {text}")
+    return value
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     url = resolve_database_url(args.database_url)
     if args.sql:
@@ -150,6 +206,26 @@ def cmd_load_config(args: argparse.Namespace) -> int:
     ):
         print(f"  {label:<8} {len(goal_ids):>4}  {', '.join(goal_ids)}".rstrip())
     return 0
+
+
+def cmd_maintain(args: argparse.Namespace) -> int:
+    """Delete in batches, each its own transaction, until a batch comes back short: locks stay brief."""
+    with connect(args.database_url, autocommit=True) as conn:
+        client = Client(conn)
+        expired = _drain(lambda: client.delete_expired_progress(args.retention, args.batch_size), args)
+        events = _drain(lambda: client.prune_processed_events(args.event_retention, args.batch_size), args)
+    print(f"expired progress rows deleted: {expired} (expired more than {_age(args.retention)} ago)")
+    print(f"processed event ids pruned:    {events} (remembered more than {_age(args.event_retention)} ago)")
+    return 0
+
+
+def _drain(delete_batch: Callable[[], int], args: argparse.Namespace) -> int:
+    total = 0
+    while True:
+        deleted = delete_batch()
+        total += deleted
+        if deleted < args.batch_size:
+            return total
 
 
 def cmd_db(args: argparse.Namespace) -> int:

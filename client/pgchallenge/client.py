@@ -8,7 +8,7 @@ autocommit mode, each call is its own transaction, as every SQL function is atom
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import psycopg
@@ -19,9 +19,11 @@ from pgchallenge import _queries as q
 from pgchallenge.errors import translated_errors
 from pgchallenge.models import (
     BatchResult,
+    Claim,
     ConfigResult,
     GoalProgress,
     IncrementItem,
+    RewardGrant,
     SetItem,
     WriteResult,
     iso_timestamp,
@@ -31,6 +33,12 @@ from pgchallenge.models import (
 R = TypeVar("R")
 
 __all__ = ["Client"]
+
+# The SQL defaults, repeated so that a Python caller sees them in the signature.
+DEFAULT_LEASE = timedelta(minutes=1)
+DEFAULT_RETENTION = timedelta(days=7)
+DEFAULT_EXPIRED_BATCH = 1000
+DEFAULT_EVENTS_BATCH = 10_000
 
 
 class Client:
@@ -90,6 +98,56 @@ class Client:
         """All of a player's rows, ordered by challenge then goal."""
         params = [user_id, active_only, challenge_id]
         return self._all(q.GET_USER_PROGRESS, params, class_row(GoalProgress))
+
+    def claim_goal(self, user_id: str, goal_id: str, claim_id: str | None = None) -> Claim:
+        """Claim a completed goal's reward; the same ``claim_id`` again returns the original (replayed)."""
+        return self._one(q.CLAIM_GOAL, [user_id, goal_id, claim_id], class_row(Claim))
+
+    def lease_reward_grants(
+        self, worker: str, limit: int, lease: timedelta = DEFAULT_LEASE
+    ) -> list[RewardGrant]:
+        """Lease up to ``limit`` due reward grants to ``worker`` (see ``RewardWorker``)."""
+        return self._all(q.LEASE_REWARD_GRANTS, [worker, limit, lease], class_row(RewardGrant))
+
+    def finish_reward_grant(self, claim_id: str, granted: bool, error: str | None = None) -> RewardGrant:
+        """Record a grant attempt's result: granted, or retried later (failed after the last attempt)."""
+        return self._one(q.FINISH_REWARD_GRANT, [claim_id, granted, error], class_row(RewardGrant))
+
+    def select_goals(
+        self, user_id: str, challenge_id: str, goal_ids: Sequence[str], replace_existing: bool = False
+    ) -> list[GoalProgress]:
+        """Activate exactly these goals of a challenge (all or nothing); returns their rows."""
+        params = [user_id, challenge_id, list(goal_ids), replace_existing]
+        return self._all(q.SELECT_GOALS, params, class_row(GoalProgress))
+
+    def random_select_goals(
+        self,
+        user_id: str,
+        challenge_id: str,
+        count: int,
+        replace_existing: bool = False,
+        exclude_active: bool = True,
+        seed: str | None = None,
+    ) -> list[GoalProgress]:
+        """Activate up to ``count`` goals picked from the player's pool (same seed, same pick)."""
+        params = [user_id, challenge_id, count, replace_existing, exclude_active, seed]
+        return self._all(q.RANDOM_SELECT_GOALS, params, class_row(GoalProgress))
+
+    def delete_expired_progress(
+        self, retention: timedelta = DEFAULT_RETENTION, batch_size: int = DEFAULT_EXPIRED_BATCH
+    ) -> int:
+        """Delete one batch of rows expired more than ``retention`` ago; returns how many."""
+        return int(self._one(q.DELETE_EXPIRED_PROGRESS, [retention, batch_size], scalar_row))
+
+    def prune_processed_events(
+        self, older_than: timedelta = DEFAULT_RETENTION, batch_size: int = DEFAULT_EVENTS_BATCH
+    ) -> int:
+        """Forget one batch of event ids remembered more than ``older_than`` ago; returns how many."""
+        return int(self._one(q.PRUNE_PROCESSED_EVENTS, [older_than, batch_size], scalar_row))
+
+    def delete_user_data(self, user_id: str) -> int:
+        """Erase one player's rows in all tables; raises ``RewardGrantPending`` while a grant is pending."""
+        return int(self._one(q.DELETE_USER_DATA, [user_id], scalar_row))
 
     def _all(self, query: str, params: Sequence[Any], row_factory: RowFactory[R]) -> list[R]:
         with translated_errors(), psycopg.RawCursor(self._conn, row_factory=row_factory) as cursor:

@@ -82,6 +82,30 @@ class ChallengeNotFound(ChallengeError, code="CH011", name="challenge_not_found"
     """The challenge id is not in the catalog."""
 
 
+class GoalNotActive(ChallengeError, code="CH020", name="goal_not_active"):
+    """``claim_goal``: the player's row for the goal is inactive (activate it first)."""
+
+
+class GoalNotCompleted(ChallengeError, code="CH021", name="goal_not_completed"):
+    """``claim_goal``: the goal is not assigned to the player, or not completed yet."""
+
+
+class GoalAlreadyClaimed(ChallengeError, code="CH022", name="goal_already_claimed"):
+    """``claim_goal``: the goal was claimed by another claim id (retry with the same id to replay it)."""
+
+
+class PrerequisitesNotMet(ChallengeError, code="CH023", name="prerequisites_not_met"):
+    """``claim_goal``: a prerequisite goal is neither completed nor claimed; DETAIL lists the missing ids."""
+
+
+class InsufficientGoals(ChallengeError, code="CH025", name="insufficient_goals"):
+    """``random_select_goals``: the pool is empty; DETAIL gives the available and requested counts."""
+
+
+class RewardGrantPending(ChallengeError, code="CH026", name="reward_grant_pending"):
+    """``delete_user_data``: the player still has a reward pending delivery; nothing was deleted."""
+
+
 def from_psycopg(error: psycopg.Error) -> ChallengeError | None:
     """The pgchallenge exception for a psycopg error, or None when it is not a ``CH`` error."""
     sqlstate = error.diag.sqlstate

@@ -26,7 +26,12 @@ Outcome = Literal[
     "type_mismatch",
 ]
 
+GrantState = Literal["pending", "granted", "failed"]
+
+RewardType = Literal["ITEM", "WALLET"]
+
 STATUSES: tuple[Status, ...] = get_args(Status)
+GRANT_STATES: tuple[GrantState, ...] = get_args(GrantState)
 OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
 
 
@@ -62,6 +67,52 @@ class WriteResult:
     @property
     def applied(self) -> bool:
         return self.outcome == "applied"
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """What ``claim_goal`` returns: the claim and the reward it grants (copied at claim time).
+
+    ``replayed`` is true when the claim id had already been recorded: this is the original claim, and no
+    second reward is owed.
+    """
+
+    claim_id: str
+    user_id: str
+    goal_id: str
+    reward_type: RewardType
+    reward_id: str
+    quantity: int
+    claimed_at: datetime
+    replayed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RewardGrant:
+    """One row of the reward-grant outbox (``challenge.reward_grant``): a claim and its delivery state."""
+
+    claim_id: str
+    user_id: str
+    goal_id: str
+    namespace: str
+    reward_type: RewardType
+    reward_id: str
+    quantity: int
+    claimed_at: datetime
+    state: GrantState
+    attempts: int
+    max_attempts: int
+    # Pending: when the grant can be leased next (the end of the current lease or retry backoff).
+    available_at: datetime
+    leased_by: str | None
+    leased_until: datetime | None
+    last_error: str | None
+    finished_at: datetime | None
+
+    @property
+    def idempotency_key(self) -> str:
+        """The key to send to the game platform with the grant: the claim id, the same on every attempt."""
+        return self.claim_id
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,1 @@
+DROP FUNCTION IF EXISTS challenge._activate_goals(text, text, text[], boolean);

@@ -1,0 +1,1 @@
+DROP FUNCTION IF EXISTS challenge.claim_goal(text, text, text);

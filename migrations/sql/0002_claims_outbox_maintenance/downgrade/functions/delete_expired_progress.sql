@@ -1,0 +1,1 @@
+DROP FUNCTION IF EXISTS challenge.delete_expired_progress(interval, integer);

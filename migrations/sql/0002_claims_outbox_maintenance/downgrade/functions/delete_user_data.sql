@@ -1,0 +1,1 @@
+DROP FUNCTION IF EXISTS challenge.delete_user_data(text);

@@ -1,0 +1,1 @@
+DROP FUNCTION IF EXISTS challenge.finish_reward_grant(text, boolean, text);

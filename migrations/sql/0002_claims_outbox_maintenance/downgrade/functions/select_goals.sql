@@ -1,0 +1,1 @@
+DROP FUNCTION IF EXISTS challenge.select_goals(text, text, text[], boolean);
