@@ -64,21 +64,31 @@ def run_online() -> None:
 
 
 def remove_leftovers_at_base(connection: sa.Connection) -> None:
-    """At base nothing of pgchallenge should remain: drop the version table and the empty schema."""
-    remaining = connection.execute(sa.text(f"SELECT count(*) FROM {SCHEMA}.{VERSION_TABLE}")).scalar_one()
-    if remaining == 0:
-        connection.execute(sa.text(f"DROP TABLE {SCHEMA}.{VERSION_TABLE}"))
-        # RESTRICT: refuse to drop a schema that still holds anything (for example a user's own tables).
-        objects = connection.execute(
-            sa.text(
-                "SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n"
-                " ON n.oid = c.relnamespace WHERE n.nspname = :schema"
-            ),
-            {"schema": SCHEMA},
-        ).scalar_one()
-        if objects == 0:
-            connection.execute(sa.text(f"DROP SCHEMA IF EXISTS {SCHEMA} RESTRICT"))
-        connection.commit()
+    """At base nothing of pgchallenge should remain: drop the version table and the empty schema.
+
+    Also covers commands that migrate nothing on a database never migrated (``alembic current``): the
+    schema this module created just to hold the version table goes away again.
+    """
+    version_table = f"{SCHEMA}.{VERSION_TABLE}"
+    exists = connection.execute(sa.text("SELECT to_regclass(:name) IS NOT NULL"), {"name": version_table})
+    if exists.scalar_one():
+        remaining = connection.execute(sa.text(f"SELECT count(*) FROM {version_table}")).scalar_one()
+        if remaining:
+            return
+        connection.execute(sa.text(f"DROP TABLE {version_table}"))
+    objects = connection.execute(
+        sa.text(
+            "SELECT (SELECT count(*) FROM pg_catalog.pg_class AS c WHERE c.relnamespace = n.oid)"
+            " + (SELECT count(*) FROM pg_catalog.pg_proc AS p WHERE p.pronamespace = n.oid)"
+            " + (SELECT count(*) FROM pg_catalog.pg_type AS t WHERE t.typnamespace = n.oid)"
+            " FROM pg_catalog.pg_namespace AS n WHERE n.nspname = :schema"
+        ),
+        {"schema": SCHEMA},
+    ).scalar_one_or_none()
+    if objects == 0:
+        # Only an empty schema is dropped: anything a user put there stays.
+        connection.execute(sa.text(f"DROP SCHEMA {SCHEMA}"))
+    connection.commit()
 
 
 if context.is_offline_mode():

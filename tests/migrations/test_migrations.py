@@ -168,3 +168,11 @@ def test_alembic_cli_uses_x_url(new_database: NewDatabase) -> None:
         row = connection.execute("SELECT version_num FROM challenge.alembic_version").fetchone()
     heads = ScriptDirectory.from_config(Config(str(ROOT / "alembic.ini"))).get_heads()
     assert row is not None and row[0] == heads[0]
+
+
+def test_current_on_a_database_never_migrated_leaves_nothing(new_database: NewDatabase) -> None:
+    url = new_database()
+    subprocess.run(
+        ["alembic", "-x", f"url={url}", "current"], cwd=ROOT, check=True, capture_output=True, text=True
+    )
+    assert challenge_objects(url) == 0
