@@ -32,10 +32,8 @@ CREATE TABLE challenge.goals (
     description text NOT NULL DEFAULT '',
     goal_type text NOT NULL
         CONSTRAINT goals_type_valid CHECK (goal_type IN ('absolute', 'increment', 'daily')),
+    -- "daily: true" increment goals count at most one increment per UTC day.
     is_daily boolean NOT NULL,
-    -- Whether increments count at most once per UTC day: "daily: true" increment goals, and the
-    -- daily type until rotation makes it repeatable.
-    counts_once_per_day boolean NOT NULL GENERATED ALWAYS AS (is_daily OR goal_type = 'daily') STORED,
     event_source text NOT NULL
         CONSTRAINT goals_event_source_valid CHECK (event_source IN ('login', 'statistic')),
     stat_code text NOT NULL
@@ -63,6 +61,18 @@ CREATE TABLE challenge.goals (
     retired_at timestamptz,
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now(),
+    -- The goal's rotation periods, derived once here so every function agrees: the rotation block, or
+    -- for a "type: daily" goal (repeatable, claimable once per UTC day) a daily period that resets
+    -- and can be claimed again. NULL: the goal has no periods.
+    period_schedule text GENERATED ALWAYS AS (
+        CASE WHEN rotation_enabled THEN rotation_schedule WHEN goal_type = 'daily' THEN 'daily' END
+    ) STORED,
+    period_resets boolean NOT NULL GENERATED ALWAYS AS (
+        CASE WHEN rotation_enabled THEN rotation_reset_progress ELSE goal_type = 'daily' END
+    ) STORED,
+    period_reselects boolean NOT NULL GENERATED ALWAYS AS (
+        CASE WHEN rotation_enabled THEN rotation_allow_reselection ELSE goal_type = 'daily' END
+    ) STORED,
     CONSTRAINT goals_daily_only_for_increment CHECK (NOT is_daily OR goal_type = 'increment'),
     CONSTRAINT goals_rotation_has_schedule CHECK (NOT rotation_enabled OR rotation_schedule IS NOT NULL)
 );
@@ -100,6 +110,12 @@ CREATE TABLE challenge.progress (
     last_value_at timestamptz,
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL,
+    -- Start of the rotation period the row's progress belongs to (goals with a period_schedule);
+    -- rotation is lazy: the first write in a later period applies the goal's onExpiry rule.
+    period_start timestamptz,
+    -- progressMode "relative": the stat value at the start of the period (value - inc of the first
+    -- event in it); progress is the stat value minus this baseline.
+    baseline integer,
     PRIMARY KEY (user_id, goal_id),
     CONSTRAINT progress_completed_at_matches_status
         CHECK ((completed_at IS NOT NULL) = (status IN ('completed', 'claimed'))),
@@ -118,24 +134,55 @@ CREATE TABLE challenge.processed_events (
 );
 
 -- The row shape every function that returns progress uses (api.md section 2), and a read-only view of
--- every player's goals. Functions return SETOF challenge.goal_progress.
+-- every player's goals AS OF NOW: a row still in an earlier rotation period shows what the first write
+-- of the current period would leave (reset to not_started/0 when the goal resets and the row is not a
+-- claim that stays claimed), and expires_at is the end of the current period. Nothing is written.
 CREATE VIEW challenge.goal_progress AS
 SELECT
     p.user_id,
     p.goal_id,
     g.challenge_id,
     p.namespace,
-    p.progress,
+    CASE WHEN r.is_reset THEN 0 ELSE p.progress END AS progress,
     g.target,
-    p.status,
+    CASE WHEN r.is_reset THEN 'not_started' ELSE p.status END AS status,
     p.is_active,
     p.assigned_at,
-    p.completed_at,
-    p.claimed_at,
-    p.expires_at,
+    CASE WHEN r.is_reset THEN NULL ELSE p.completed_at END AS completed_at,
+    CASE WHEN r.is_reset THEN NULL ELSE p.claimed_at END AS claimed_at,
+    coalesce(r.current_period_end, p.expires_at) AS expires_at,
     p.updated_at
 FROM challenge.progress AS p
-JOIN challenge.goals AS g ON g.goal_id = p.goal_id;
+JOIN challenge.goals AS g ON g.goal_id = p.goal_id
+-- The current period, spelled out as in challenge._period_start/_period_end (functions load after this
+-- file); tests/sql/test_rotation.py checks the two agree.
+CROSS JOIN LATERAL (
+    SELECT
+        pg_catalog.date_trunc(t.unit, now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS current_period_start,
+        (pg_catalog.date_trunc(t.unit, now() AT TIME ZONE 'UTC') + t.length) AT TIME ZONE 'UTC'
+            AS current_period_end
+    FROM (
+        SELECT
+            CASE g.period_schedule WHEN 'daily' THEN 'day' WHEN 'weekly' THEN 'week' WHEN 'monthly' THEN 'month' END
+                AS unit,
+            CASE g.period_schedule
+                WHEN 'daily' THEN interval '1 day'
+                WHEN 'weekly' THEN interval '7 days'
+                WHEN 'monthly' THEN interval '1 month'
+            END AS length
+    ) AS t
+) AS c
+CROSS JOIN LATERAL (
+    SELECT
+        c.current_period_start,
+        c.current_period_end,
+        coalesce(
+            g.period_resets
+                AND coalesce(p.period_start, '-infinity') < c.current_period_start
+                AND (p.status <> 'claimed' OR g.period_reselects),
+            false
+        ) AS is_reset
+) AS r;
 
 -- Claims and their reward grants, one row per claim (the claim id is the key, and the idempotency key
 -- the reward worker sends to the game platform). claim_goal writes the row in the claim's own

@@ -98,6 +98,10 @@ class PrerequisitesNotMet(ChallengeError, code="CH023", name="prerequisites_not_
     """``claim_goal``: a prerequisite goal is neither completed nor claimed; DETAIL lists the missing ids."""
 
 
+class GoalRotated(ChallengeError, code="CH024", name="goal_rotated"):
+    """``claim_goal``: the completion belongs to a rotation period that is over (the goal resets)."""
+
+
 class InsufficientGoals(ChallengeError, code="CH025", name="insufficient_goals"):
     """``random_select_goals``: the pool is empty; DETAIL gives the available and requested counts."""
 

@@ -54,16 +54,22 @@ BEGIN
     -- "cannot affect row a second time", B-5). One INSERT ... ON CONFLICT, so a concurrent first
     -- activation of the same goal cannot fail on the primary key (B-6).
     INSERT INTO challenge.progress AS p (
-        user_id, goal_id, namespace, progress, status, is_active, assigned_at, updated_at
+        user_id, goal_id, namespace, progress, status, is_active, assigned_at, updated_at, period_start,
+        expires_at
     )
-    SELECT p_user_id, s.goal_id, coalesce(v_namespace, 'default'), 0, 'not_started', true, now(), now()
+    SELECT
+        p_user_id, s.goal_id, coalesce(v_namespace, 'default'), 0, 'not_started', true, now(), now(),
+        challenge._period_start(g.period_schedule, now()), challenge._period_end(g.period_schedule, now())
     FROM (SELECT DISTINCT u.goal_id FROM unnest(p_goal_ids) AS u(goal_id)) AS s
+    JOIN challenge.goals AS g ON g.goal_id = s.goal_id
     ORDER BY s.goal_id
     ON CONFLICT (user_id, goal_id) DO UPDATE
     SET
         is_active = true,
         assigned_at = CASE WHEN p.is_active THEN p.assigned_at ELSE excluded.assigned_at END,
         updated_at = excluded.updated_at;
+    -- A write: rows still in an earlier rotation period move to the current one (onExpiry).
+    PERFORM challenge._rotate_rows(p_user_id, p_goal_ids);
 
     RETURN QUERY
     SELECT v.*

@@ -3,7 +3,7 @@
 -- Private. Validates the payload of a batch write and returns its item count; raises CH002 invalid_batch
 -- for the first malformed item, with DETAIL "item N: ..." (N is the 0-based index). p_value_key is
 -- 'delta' (increment_progress_batch: optional integer 1..1,000,000) or 'value' (set_progress_batch:
--- required integer 0..2,147,483,647).
+-- required integer 0..2,147,483,647, and an optional "inc" 0..1,000,000 for relative goals).
 --
 -- One set-based pass over the items; the per-item checks are cheap jsonb operators and plain
 -- string tests. Only the timestamp cast can still fail on a well-formed-looking value (2026-02-30):
@@ -19,7 +19,10 @@ DECLARE
     v_count integer;
     v_index bigint;
     v_problem text;
-    v_allowed_keys text[] := ARRAY['user_id', 'goal_id', p_value_key, 'event_id', 'occurred_at'];
+    v_allowed_keys text[] := CASE p_value_key
+        WHEN 'value' THEN ARRAY['user_id', 'goal_id', 'value', 'inc', 'event_id', 'occurred_at']
+        ELSE ARRAY['user_id', 'goal_id', 'delta', 'event_id', 'occurred_at']
+    END;
 BEGIN
     IF p_items IS NULL OR jsonb_typeof(p_items) <> 'array' THEN
         RAISE EXCEPTION USING
@@ -78,6 +81,15 @@ BEGIN
                         'value must be an integer between 0 and 2147483647, got %s',
                         coalesce((e.item -> 'value')::text, 'nothing')
                     )
+                WHEN p_value_key = 'value'
+                    AND coalesce(e.item -> 'inc', 'null'::jsonb) <> 'null'::jsonb
+                    AND NOT CASE
+                        WHEN jsonb_typeof(e.item -> 'inc') = 'number'
+                            THEN (e.item -> 'inc')::numeric BETWEEN 0 AND 1000000
+                                AND (e.item -> 'inc')::numeric = trunc((e.item -> 'inc')::numeric)
+                        ELSE false
+                    END
+                    THEN format('inc must be an integer between 0 and 1000000, got %s', e.item -> 'inc')
                 WHEN coalesce(e.item -> 'event_id', 'null'::jsonb) <> 'null'::jsonb
                     AND (
                         jsonb_typeof(e.item -> 'event_id') <> 'string'

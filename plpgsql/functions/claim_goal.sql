@@ -7,7 +7,8 @@
 --     replayed = true, whatever happened to the row since (a retry after a lost answer must get the
 --     answer it lost); a p_claim_id recorded for another (user, goal) raises CH003;
 --   - otherwise checks, in this order: unknown or retired goal CH010 goal_not_found; no row, or not
---     completed CH021 goal_not_completed; inactive CH020 goal_not_active; a prerequisite without a
+--     completed CH021 goal_not_completed; inactive CH020 goal_not_active; the goal's period rotated
+--     since completion and its onExpiry rule resets the row CH024 goal_rotated; a prerequisite without a
 --     completed or claimed row (over all the player's rows, any challenge) CH023
 --     prerequisites_not_met, the missing ids in DETAIL; already claimed CH022 goal_already_claimed.
 -- Then, in this transaction: marks the row claimed, writes a pending reward grant (the outbox row,
@@ -49,6 +50,11 @@ DECLARE
     v_quantity integer;
     v_prerequisites text[];
     v_missing text[];
+    v_period_start timestamptz;
+    v_schedule text;
+    v_period_resets boolean;
+    v_period_reselects boolean;
+    v_current_period timestamptz;
     v_prior challenge.reward_grants%ROWTYPE;
 BEGIN
     PERFORM challenge._check_identifier('user_id', p_user_id);
@@ -57,8 +63,8 @@ BEGIN
 
     -- The row lock comes first: concurrent claims of one row wait here, and every statement after the
     -- wait runs on a new snapshot, so it sees whatever the previous holder committed.
-    SELECT p.status, p.is_active, p.namespace, p.progress
-    INTO v_status, v_is_active, v_namespace, v_progress
+    SELECT p.status, p.is_active, p.namespace, p.progress, p.period_start
+    INTO v_status, v_is_active, v_namespace, v_progress, v_period_start
     FROM challenge.progress AS p
     WHERE p.user_id = p_user_id
         AND p.goal_id = p_goal_id
@@ -92,8 +98,12 @@ BEGIN
         END IF;
     END IF;
 
-    SELECT g.target, g.reward_type, g.reward_id, g.reward_quantity, g.prerequisites
-    INTO v_target, v_reward_type, v_reward_id, v_quantity, v_prerequisites
+    SELECT
+        g.target, g.reward_type, g.reward_id, g.reward_quantity, g.prerequisites, g.period_schedule,
+        g.period_resets, g.period_reselects
+    INTO
+        v_target, v_reward_type, v_reward_id, v_quantity, v_prerequisites, v_schedule, v_period_resets,
+        v_period_reselects
     FROM challenge.goals AS g
     WHERE g.goal_id = p_goal_id
         AND g.retired_at IS NULL;
@@ -121,8 +131,24 @@ BEGIN
             HINT = 'Activate it first (challenge.set_goal_active or challenge.select_goals).';
     END IF;
 
-    -- CH024 goal_rotated belongs here (the goal's period rotated since completion); it comes with the
-    -- rotation work of issue 4, which adds periods to the progress rows.
+    -- The goal's period rotated since the row completed, and its onExpiry rule resets the row: the
+    -- completion belongs to a period that is over. (A goal that carries progress over stays claimable:
+    -- its completion still shows; the reference refused those too, G-10.)
+    v_current_period := challenge._period_start(v_schedule, v_now);
+    IF v_current_period > coalesce(v_period_start, '-infinity')
+        AND v_period_resets
+        AND (v_status <> 'claimed' OR v_period_reselects)
+    THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'CH024',
+            MESSAGE = format('goal %s rotated: its %s period ended', p_goal_id, v_schedule),
+            DETAIL = format(
+                'The completion belongs to the period that started at %s; the current one started at %s.',
+                coalesce(v_period_start::text, 'an earlier time'),
+                v_current_period
+            ),
+            HINT = 'Progress starts again in the new period.';
+    END IF;
 
     SELECT array_agg(q.goal_id ORDER BY q.goal_id)
     INTO v_missing
@@ -178,10 +204,13 @@ BEGIN
             HINT = 'Use a new claim id for every (player, goal) claim; reuse it only to retry.';
     END IF;
 
+    -- A claim is a write: a row of a goal that carries progress over moves to the current period.
     UPDATE challenge.progress AS p
     SET
         status = 'claimed',
         claimed_at = v_now,
+        period_start = greatest(p.period_start, v_current_period),
+        expires_at = coalesce(challenge._period_end(v_schedule, v_now), p.expires_at),
         updated_at = v_now
     WHERE p.user_id = p_user_id
         AND p.goal_id = p_goal_id;

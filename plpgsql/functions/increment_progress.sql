@@ -26,7 +26,9 @@ DECLARE
     v_now timestamptz := clock_timestamp();
     v_day date;
     v_duplicate boolean := false;
-    v_once_per_day boolean;
+    v_is_daily boolean;
+    v_event_period timestamptz;
+    v_period_start timestamptz;
     v_is_active boolean;
     v_last_counted_day date;
 BEGIN
@@ -65,27 +67,61 @@ BEGIN
     -- Retried only if the row becomes movable between the UPDATE and the follow-up read.
     FOR v_attempt IN 1..3 LOOP
         IF NOT v_duplicate THEN
+            -- Every expression reads p, never a copy of it: when this UPDATE waits for another writer,
+            -- PostgreSQL re-evaluates them on the row's latest version. A write in a later period than
+            -- the row's moves the row there, first applying the goal's onExpiry rule: _period_resets
+            -- says whether it resets the row to not_started/0.
             UPDATE challenge.progress AS p
             SET
-                progress = least(p.progress::bigint + p_delta, 2147483647)::integer,
+                progress = least(
+                    CASE WHEN challenge._period_resets(p, g, e.event_period) THEN 0 ELSE p.progress END::bigint + p_delta,
+                    2147483647
+                )::integer,
                 status = CASE
-                    WHEN p.status = 'completed' OR p.progress::bigint + p_delta >= g.target THEN 'completed'
+                    WHEN p.status = 'completed' AND NOT challenge._period_resets(p, g, e.event_period) THEN 'completed'
+                    WHEN CASE WHEN challenge._period_resets(p, g, e.event_period) THEN 0 ELSE p.progress END::bigint + p_delta
+                        >= g.target
+                        THEN 'completed'
                     ELSE 'in_progress'
                 END,
                 completed_at = CASE
-                    WHEN p.completed_at IS NULL AND p.progress::bigint + p_delta >= g.target THEN v_now
-                    ELSE p.completed_at
+                    WHEN p.status = 'completed' AND NOT challenge._period_resets(p, g, e.event_period) THEN p.completed_at
+                    WHEN CASE WHEN challenge._period_resets(p, g, e.event_period) THEN 0 ELSE p.progress END::bigint + p_delta
+                        >= g.target
+                        THEN v_now
                 END,
-                last_counted_day = CASE WHEN g.counts_once_per_day THEN v_day ELSE p.last_counted_day END,
+                claimed_at = CASE WHEN challenge._period_resets(p, g, e.event_period) THEN NULL ELSE p.claimed_at END,
+                last_counted_day = CASE
+                    WHEN g.is_daily THEN v_day
+                    WHEN challenge._period_resets(p, g, e.event_period) THEN NULL
+                    ELSE p.last_counted_day
+                END,
+                last_value_at = CASE WHEN challenge._period_resets(p, g, e.event_period) THEN NULL ELSE p.last_value_at END,
+                baseline = CASE WHEN challenge._period_resets(p, g, e.event_period) THEN NULL ELSE p.baseline END,
+                period_start = greatest(p.period_start, e.event_period),
+                expires_at = coalesce(
+                    challenge._period_end(g.period_schedule, greatest(p.period_start, e.event_period)),
+                    p.expires_at
+                ),
                 updated_at = v_now
             FROM challenge.goals AS g
+            CROSS JOIN LATERAL (
+                SELECT challenge._period_start(g.period_schedule, p_occurred_at) AS event_period
+            ) AS e
             WHERE p.user_id = p_user_id
                 AND p.goal_id = p_goal_id
                 AND g.goal_id = p.goal_id
                 AND g.retired_at IS NULL
                 AND p.is_active
-                AND p.status <> 'claimed'
-                AND (NOT g.counts_once_per_day OR p.last_counted_day IS NULL OR p.last_counted_day < v_day)
+                AND (p.status <> 'claimed' OR challenge._period_resets(p, g, e.event_period))
+                -- An event of an earlier period than the row's is stale.
+                AND (e.event_period IS NULL OR e.event_period >= coalesce(p.period_start, '-infinity'))
+                AND (
+                    NOT g.is_daily
+                    OR p.last_counted_day IS NULL
+                    OR p.last_counted_day < v_day
+                    OR challenge._period_resets(p, g, e.event_period)
+                )
             RETURNING p.progress, p.status, p.completed_at IS NOT DISTINCT FROM v_now
             INTO progress, status, newly_completed;
 
@@ -98,8 +134,8 @@ BEGIN
 
         -- Not applied: name the first rule that stopped it (api.md section 3 order).
         newly_completed := false;
-        SELECT g.counts_once_per_day
-        INTO v_once_per_day
+        SELECT g.is_daily, challenge._period_start(g.period_schedule, p_occurred_at)
+        INTO v_is_daily, v_event_period
         FROM challenge.goals AS g
         WHERE g.goal_id = p_goal_id
             AND g.retired_at IS NULL;
@@ -109,8 +145,8 @@ BEGIN
             RETURN;
         END IF;
 
-        SELECT p.progress, p.status, p.is_active, p.last_counted_day
-        INTO progress, status, v_is_active, v_last_counted_day
+        SELECT p.progress, p.status, p.is_active, p.last_counted_day, p.period_start
+        INTO progress, status, v_is_active, v_last_counted_day, v_period_start
         FROM challenge.progress AS p
         WHERE p.user_id = p_user_id
             AND p.goal_id = p_goal_id;
@@ -120,7 +156,10 @@ BEGIN
             WHEN NOT FOUND THEN 'not_assigned'
             WHEN NOT v_is_active THEN 'inactive'
             WHEN status = 'claimed' THEN 'claimed'
-            WHEN v_once_per_day AND v_last_counted_day >= v_day THEN 'already_counted_today'
+            WHEN v_event_period < v_period_start THEN 'stale_event'
+            WHEN v_is_daily AND v_last_counted_day >= v_day
+                AND NOT coalesce(v_event_period > v_period_start, false)
+                THEN 'already_counted_today'
         END;
         IF outcome IS NOT NULL THEN
             RETURN NEXT;

@@ -5,11 +5,14 @@
 -- (delta defaults to 1, occurred_at to now(); event_id is optional). Returns
 --   {"applied": n, "completed": [{"user_id", "goal_id"}...], "skipped": {<8 outcome counts>}}
 -- Every item gets exactly one outcome, decided in this order (api.md section 3): unknown_goal,
--- duplicate_event, not_assigned / inactive / claimed, already_counted_today (once-per-day goals),
--- applied. Several items for one row all apply (deltas summed); a once-per-day goal counts each UTC
--- day of occurred_at once. Status becomes in_progress, then completed once progress >= target;
--- completed is never undone and completed_at is set once. Malformed input raises CH002 and changes
--- nothing.
+-- duplicate_event, not_assigned / inactive / claimed, stale_event (an event of an earlier rotation
+-- period than the row's, or than another item of this batch for the row), already_counted_today
+-- (daily: true goals), applied. Several items for one row all apply (deltas summed); a daily: true
+-- goal counts each UTC day of occurred_at once. Status becomes in_progress, then completed once
+-- progress >= target; completed is never undone within a period and completed_at is set once.
+-- Goals with rotation periods: the first write in a later period applies the goal's onExpiry rule
+-- (reset to not_started/0, claimed rows too when re-selection is allowed; or carry over) and moves the
+-- row to that period. Malformed input raises CH002 and changes nothing.
 --
 -- How: one validation pass, one insert of the event ids, then one set-based statement over the whole
 -- payload: the recordset from the jsonb is joined to the catalog and sorted by key; the rows that can
@@ -36,6 +39,9 @@ DECLARE
     v_last_days date[];
     v_targets integer[];
     v_were_completed boolean[];
+    v_resets boolean[];
+    v_period_starts timestamptz[];
+    v_expires timestamptz[];
 BEGIN
     IF challenge._check_write_items(p_items, 'delta') = 0 THEN
         RETURN challenge._batch_result('{}', '[]');
@@ -45,16 +51,8 @@ BEGIN
         v_fresh_ords := challenge._remember_events(p_items);
     END IF;
 
-    WITH item AS MATERIALIZED (
-        -- Sorted by key: the lateral lock below walks this order, so concurrent batches lock their
-        -- common rows in the same order and cannot deadlock. The same sort numbers the items of
-        -- each (row, UTC day), for the once-per-day rule.
+    WITH parsed AS (
         SELECT
-            row_number() OVER (
-                PARTITION BY r.user_id, r.goal_id, r.event_id IS NOT NULL AND f.ord IS NULL,
-                    (coalesce(r.occurred_at, now()) AT TIME ZONE 'UTC')::date
-                ORDER BY r.ord
-            ) AS nth_of_day,
             r.ord,
             r.user_id,
             r.goal_id,
@@ -64,7 +62,11 @@ BEGIN
             r.event_id IS NOT NULL AND f.ord IS NULL AS is_duplicate,
             g.goal_id IS NOT NULL AS is_known,
             g.target,
-            g.counts_once_per_day AS once_per_day
+            g.is_daily,
+            g.period_schedule,
+            g.period_resets,
+            g.period_reselects,
+            challenge._period_start(g.period_schedule, coalesce(r.occurred_at, now())) AS item_period
         FROM ROWS FROM (
             jsonb_to_recordset(p_items)
                 AS (user_id text, goal_id text, delta numeric, event_id text, occurred_at timestamptz)
@@ -74,12 +76,20 @@ BEGIN
         LEFT JOIN challenge.goals AS g
             ON g.goal_id = r.goal_id
             AND g.retired_at IS NULL
-        ORDER BY
-            r.user_id,
-            r.goal_id,
-            r.event_id IS NOT NULL AND f.ord IS NULL,
-            (coalesce(r.occurred_at, now()) AT TIME ZONE 'UTC')::date,
-            r.ord
+    ),
+    item AS MATERIALIZED (
+        -- Sorted by key: the lateral lock below walks this order, so concurrent batches lock their
+        -- common rows in the same order and cannot deadlock. The same sort numbers the items of
+        -- each (row, UTC day), for the once-per-day rule, and finds each row's newest period.
+        SELECT
+            row_number() OVER (
+                PARTITION BY i.user_id, i.goal_id, i.is_duplicate, (i.occurred_at AT TIME ZONE 'UTC')::date
+                ORDER BY i.ord
+            ) AS nth_of_day,
+            max(i.item_period) OVER (PARTITION BY i.user_id, i.goal_id, i.is_duplicate) AS batch_period,
+            i.*
+        FROM parsed AS i
+        ORDER BY i.user_id, i.goal_id, i.is_duplicate, (i.occurred_at AT TIME ZONE 'UTC')::date, i.ord
     ),
     state AS (
         SELECT
@@ -88,6 +98,15 @@ BEGIN
             l.progress,
             l.status,
             l.last_counted_day,
+            l.period_start,
+            -- Moving the row into the batch's newest period applies the goal's onExpiry rule.
+            coalesce(i.batch_period > coalesce(l.period_start, '-infinity'), false) AS rotates,
+            coalesce(
+                i.batch_period > coalesce(l.period_start, '-infinity')
+                    AND i.period_resets
+                    AND (l.status <> 'claimed' OR i.period_reselects),
+                false
+            ) AS resets,
             CASE
                 WHEN l.row_tid IS NOT NULL THEN NULL
                 WHEN s.user_id IS NULL THEN 'not_assigned'
@@ -97,19 +116,28 @@ BEGIN
                 ELSE 'raced'
             END AS row_outcome
         FROM item AS i
-        -- Lock the rows that can move, at their latest committed version. (A second item for the
-        -- same row finds it already locked by us.)
+        -- Lock the rows that can move, at their latest committed version. A claimed row can move
+        -- only into a new period of a goal that resets and may be selected again. (A second item
+        -- for the same row finds it already locked by us.)
         LEFT JOIN LATERAL (
             SELECT
                 p.ctid AS row_tid,
                 p.progress,
                 p.status,
-                p.last_counted_day
+                p.last_counted_day,
+                p.period_start
             FROM challenge.progress AS p
             WHERE p.user_id = i.user_id
                 AND p.goal_id = i.goal_id
                 AND p.is_active
-                AND p.status <> 'claimed'
+                AND (
+                    p.status <> 'claimed'
+                    OR (
+                        i.batch_period > coalesce(p.period_start, '-infinity')
+                        AND i.period_resets
+                        AND i.period_reselects
+                    )
+                )
                 AND i.is_known
                 AND NOT i.is_duplicate
             FOR NO KEY UPDATE OF p
@@ -136,20 +164,27 @@ BEGIN
             t.user_id,
             t.goal_id,
             t.row_tid,
-            t.progress,
-            t.status,
+            -- The row as the first write of its new period leaves it (onExpiry), else as locked.
+            CASE WHEN t.resets THEN 0 ELSE t.progress END AS base_progress,
+            CASE WHEN t.resets THEN 'not_started' ELSE t.status END AS base_status,
             t.target,
+            t.resets,
+            CASE WHEN t.rotates THEN t.batch_period ELSE t.period_start END AS period_start,
+            t.period_schedule,
             t.ord,
             t.delta,
             t.occurred_at,
             (t.occurred_at AT TIME ZONE 'UTC')::date AS day,
-            t.once_per_day,
+            t.is_daily,
             CASE
                 WHEN NOT t.is_known THEN 'unknown_goal'
                 WHEN t.is_duplicate THEN 'duplicate_event'
                 WHEN t.row_outcome IS NOT NULL THEN t.row_outcome
-                WHEN NOT t.once_per_day THEN 'applied'
-                WHEN (t.occurred_at AT TIME ZONE 'UTC')::date > coalesce(t.last_counted_day, '-infinity'::date)
+                -- An event of an earlier period than the row's, or than the newest of this batch.
+                WHEN t.item_period < greatest(t.batch_period, t.period_start) THEN 'stale_event'
+                WHEN NOT t.is_daily THEN 'applied'
+                WHEN (t.occurred_at AT TIME ZONE 'UTC')::date
+                        > coalesce(CASE WHEN t.resets THEN NULL ELSE t.last_counted_day END, '-infinity'::date)
                     AND t.nth_of_day = 1
                     THEN 'applied'
                 ELSE 'already_counted_today'
@@ -160,10 +195,13 @@ BEGIN
         -- Every applied item of a row carries the row's locked state: aggregate, no join back.
         SELECT
             j.row_tid,
-            min(j.status) AS old_status,
-            least(min(j.progress)::bigint + sum(j.delta), 2147483647)::integer AS new_progress,
-            max(j.day) FILTER (WHERE j.once_per_day) AS last_day,
-            min(j.target) AS target
+            bool_or(j.base_status = 'completed') AS was_completed,
+            least(min(j.base_progress)::bigint + sum(j.delta), 2147483647)::integer AS new_progress,
+            max(j.day) FILTER (WHERE j.is_daily) AS last_day,
+            min(j.target) AS target,
+            bool_or(j.resets) AS resets,
+            max(j.period_start) AS period_start,
+            challenge._period_end(min(j.period_schedule), max(j.period_start)) AS expires_at
         FROM judged AS j
         WHERE j.outcome = 'applied'
         GROUP BY j.row_tid
@@ -185,8 +223,13 @@ BEGIN
         array_agg(c.new_progress),
         array_agg(c.last_day),
         array_agg(c.target),
-        array_agg(c.old_status = 'completed')
-    INTO v_outcomes, v_raced, v_tids, v_progresses, v_last_days, v_targets, v_were_completed
+        array_agg(c.was_completed),
+        array_agg(c.resets),
+        array_agg(c.period_start),
+        array_agg(c.expires_at)
+    INTO
+        v_outcomes, v_raced, v_tids, v_progresses, v_last_days, v_targets, v_were_completed, v_resets,
+        v_period_starts, v_expires
     FROM changes AS c;
 
     -- A new statement, so a new snapshot: it sees the latest version of every row we locked (their
@@ -196,18 +239,28 @@ BEGIN
         SET
             progress = c.new_progress,
             status = CASE
-                WHEN p.status = 'completed' OR c.new_progress >= c.target THEN 'completed'
+                WHEN c.was_completed OR c.new_progress >= c.target THEN 'completed'
                 WHEN c.new_progress > 0 THEN 'in_progress'
+                WHEN c.resets THEN 'not_started'
                 ELSE p.status
             END,
             completed_at = CASE
-                WHEN p.completed_at IS NULL AND c.new_progress >= c.target THEN v_now
-                ELSE p.completed_at
+                WHEN c.was_completed THEN p.completed_at
+                WHEN c.new_progress >= c.target THEN v_now
             END,
-            last_counted_day = greatest(p.last_counted_day, c.last_day),
+            claimed_at = CASE WHEN c.resets THEN NULL ELSE p.claimed_at END,
+            last_counted_day = CASE
+                WHEN c.resets THEN c.last_day
+                ELSE greatest(p.last_counted_day, c.last_day)
+            END,
+            last_value_at = CASE WHEN c.resets THEN NULL ELSE p.last_value_at END,
+            baseline = CASE WHEN c.resets THEN NULL ELSE p.baseline END,
+            period_start = c.period_start,
+            expires_at = coalesce(c.expires_at, p.expires_at),
             updated_at = v_now
-        FROM unnest(v_tids, v_progresses, v_last_days, v_targets, v_were_completed)
-            AS c(row_tid, new_progress, last_day, target, was_completed)
+        FROM unnest(
+            v_tids, v_progresses, v_last_days, v_targets, v_were_completed, v_resets, v_period_starts, v_expires
+        ) AS c(row_tid, new_progress, last_day, target, was_completed, resets, period_start, expires_at)
         WHERE p.ctid = c.row_tid
         RETURNING
             p.user_id,

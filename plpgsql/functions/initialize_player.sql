@@ -5,7 +5,8 @@
 -- has no row for, and returns all the player's active goals of the current catalog, ordered by
 -- challenge then goal. Idempotent and safe when called concurrently for one player (ON CONFLICT DO
 -- NOTHING). A default goal added to the config later is assigned on the next call; a goal the player
--- deactivated keeps its row and is not re-activated.
+-- deactivated keeps its row and is not re-activated. New rows of goals with rotation periods start in
+-- the current period (expires_at = its end); existing rows are returned as of now (see the view).
 CREATE OR REPLACE FUNCTION challenge.initialize_player(p_user_id text, p_namespace text DEFAULT 'default')
 RETURNS SETOF challenge.goal_progress
 LANGUAGE plpgsql
@@ -16,9 +17,12 @@ BEGIN
     PERFORM challenge._check_identifier('namespace', p_namespace);
 
     INSERT INTO challenge.progress AS p (
-        user_id, goal_id, namespace, progress, status, is_active, assigned_at, updated_at
+        user_id, goal_id, namespace, progress, status, is_active, assigned_at, updated_at, period_start,
+        expires_at
     )
-    SELECT p_user_id, g.goal_id, p_namespace, 0, 'not_started', true, now(), now()
+    SELECT
+        p_user_id, g.goal_id, p_namespace, 0, 'not_started', true, now(), now(),
+        challenge._period_start(g.period_schedule, now()), challenge._period_end(g.period_schedule, now())
     FROM challenge.goals AS g
     WHERE g.default_assigned
         AND g.retired_at IS NULL

@@ -1,12 +1,16 @@
 -- challenge.set_progress_batch(p_items jsonb) RETURNS jsonb
 --
 -- Sets absolute stat values on many (user, goal) rows of `absolute` goals in one call. Items:
---   {"user_id": "u1", "goal_id": "reach-lvl-20", "value": 17, "event_id": "...", "occurred_at": "..."}
+--   {"user_id": "u1", "goal_id": "reach-lvl-20", "value": 17, "inc": 1, "event_id": "...", "occurred_at": "..."}
+-- ("inc", default 0, is the change that produced this value; it matters for relative goals only).
 -- Returns the same document as increment_progress_batch. Outcomes, in order: unknown_goal,
 -- duplicate_event, not_assigned / inactive / claimed, type_mismatch (the goal is not absolute),
--- stale_event (occurred_at older than the last value applied to the row, or than an earlier item of
--- this batch for the same row), applied. Several items for one row: the latest occurred_at wins (ties:
--- the later item). Completion is sticky: a lower value after completion keeps status completed.
+-- stale_event (an event of an earlier rotation period; or occurred_at older than the last value
+-- applied to the row, or than an earlier item of this batch for the same row), applied. Several items
+-- for one row: the latest occurred_at wins (ties: the later item). Completion is sticky within a period.
+-- progressMode "relative": progress is the value minus a baseline, the stat value at the start of the
+-- period, taken from the row's first event in the period as value - inc ("win 5 matches this week"
+-- from a lifetime stat). Rotation periods as in increment_progress_batch.
 --
 -- Same shape as increment_progress_batch: one set-based statement judges every item with the movable
 -- rows locked in key order; a second updates each row once, by its locked tid.
@@ -27,6 +31,10 @@ DECLARE
     v_value_times timestamptz[];
     v_targets integer[];
     v_were_completed boolean[];
+    v_resets boolean[];
+    v_baselines integer[];
+    v_period_starts timestamptz[];
+    v_expires timestamptz[];
 BEGIN
     IF challenge._check_write_items(p_items, 'value') = 0 THEN
         RETURN challenge._batch_result('{}', '[]');
@@ -36,36 +44,44 @@ BEGIN
         v_fresh_ords := challenge._remember_events(p_items);
     END IF;
 
-    WITH item AS MATERIALIZED (
-        -- Sorted by key: the lateral lock below walks this order, so concurrent batches lock their
-        -- common rows in the same order and cannot deadlock. The same sort gives each item the newest
-        -- occurred_at among the earlier items of its row, for the stale rule.
+    WITH parsed AS (
         SELECT
-            max(coalesce(r.occurred_at, now())) OVER (
-                PARTITION BY r.user_id, r.goal_id, r.event_id IS NOT NULL AND f.ord IS NULL
-                ORDER BY r.ord
-                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-            ) AS newest_before,
             r.ord,
             r.user_id,
             r.goal_id,
             -- numeric: JSON may spell an integer 17.0; validation guaranteed an integral value.
             r.value::integer AS value,
+            coalesce(r.inc, 0)::integer AS inc,
             coalesce(r.occurred_at, now()) AS occurred_at,
             r.event_id IS NOT NULL AND f.ord IS NULL AS is_duplicate,
             g.goal_id IS NOT NULL AS is_known,
             g.goal_type = 'absolute' AS is_absolute,
-            g.target
+            g.progress_mode = 'relative' AS is_relative,
+            g.target,
+            g.period_schedule,
+            g.period_resets,
+            g.period_reselects,
+            challenge._period_start(g.period_schedule, coalesce(r.occurred_at, now())) AS item_period
         FROM ROWS FROM (
-            jsonb_to_recordset(p_items)
-                AS (user_id text, goal_id text, value numeric, event_id text, occurred_at timestamptz)
-        ) WITH ORDINALITY AS r(user_id, goal_id, value, event_id, occurred_at, ord)
+            jsonb_to_recordset(p_items) AS (
+                user_id text, goal_id text, value numeric, inc numeric, event_id text, occurred_at timestamptz
+            )
+        ) WITH ORDINALITY AS r(user_id, goal_id, value, inc, event_id, occurred_at, ord)
         LEFT JOIN unnest(v_fresh_ords) AS f(ord)
             ON f.ord = r.ord
         LEFT JOIN challenge.goals AS g
             ON g.goal_id = r.goal_id
             AND g.retired_at IS NULL
-        ORDER BY r.user_id, r.goal_id, r.event_id IS NOT NULL AND f.ord IS NULL, r.ord
+    ),
+    item AS MATERIALIZED (
+        -- Sorted by key: the lateral lock below walks this order, so concurrent batches lock their
+        -- common rows in the same order and cannot deadlock. The same sort finds each row's newest
+        -- period in the batch.
+        SELECT
+            max(i.item_period) OVER (PARTITION BY i.user_id, i.goal_id, i.is_duplicate) AS batch_period,
+            i.*
+        FROM parsed AS i
+        ORDER BY i.user_id, i.goal_id, i.is_duplicate, i.ord
     ),
     state AS (
         SELECT
@@ -73,6 +89,15 @@ BEGIN
             l.row_tid,
             l.status,
             l.last_value_at,
+            l.baseline,
+            l.period_start,
+            coalesce(i.batch_period > coalesce(l.period_start, '-infinity'), false) AS rotates,
+            coalesce(
+                i.batch_period > coalesce(l.period_start, '-infinity')
+                    AND i.period_resets
+                    AND (l.status <> 'claimed' OR i.period_reselects),
+                false
+            ) AS resets,
             CASE
                 WHEN l.row_tid IS NOT NULL THEN NULL
                 WHEN s.user_id IS NULL THEN 'not_assigned'
@@ -83,17 +108,27 @@ BEGIN
                 ELSE 'raced'
             END AS row_outcome
         FROM item AS i
-        -- Lock the rows that can move, at their latest committed version.
+        -- Lock the rows that can move, at their latest committed version (see
+        -- increment_progress_batch for claimed rows entering a new period).
         LEFT JOIN LATERAL (
             SELECT
                 p.ctid AS row_tid,
                 p.status,
-                p.last_value_at
+                p.last_value_at,
+                p.baseline,
+                p.period_start
             FROM challenge.progress AS p
             WHERE p.user_id = i.user_id
                 AND p.goal_id = i.goal_id
                 AND p.is_active
-                AND p.status <> 'claimed'
+                AND (
+                    p.status <> 'claimed'
+                    OR (
+                        i.batch_period > coalesce(p.period_start, '-infinity')
+                        AND i.period_resets
+                        AND i.period_reselects
+                    )
+                )
                 AND i.is_known
                 AND i.is_absolute
                 AND NOT i.is_duplicate
@@ -121,31 +156,59 @@ BEGIN
             t.user_id,
             t.goal_id,
             t.row_tid,
-            t.status,
+            CASE WHEN t.resets THEN 'not_started' ELSE t.status END AS base_status,
+            CASE WHEN t.resets THEN NULL ELSE t.baseline END AS base_baseline,
+            t.is_relative,
             t.target,
+            t.resets,
+            CASE WHEN t.rotates THEN t.batch_period ELSE t.period_start END AS period_start,
+            t.period_schedule,
             t.ord,
             t.value,
+            t.inc,
             t.occurred_at,
             CASE
                 WHEN NOT t.is_known THEN 'unknown_goal'
                 WHEN t.is_duplicate THEN 'duplicate_event'
                 WHEN t.row_outcome IS NOT NULL THEN t.row_outcome
-                -- Taking the row's items in batch order, an item is stale when something newer was
-                -- already applied: the row's last value, or an earlier item of this batch.
-                WHEN t.occurred_at < greatest(t.last_value_at, t.newest_before) THEN 'stale_event'
+                -- An event of an earlier period than the row's, or than the newest of this batch.
+                WHEN t.item_period < greatest(t.batch_period, t.period_start) THEN 'stale_event'
+                -- Taking the row's items of the period in batch order, an item is stale when something
+                -- newer was already applied: the row's last value, or an earlier item of this batch.
+                WHEN t.occurred_at < greatest(
+                    CASE WHEN t.resets THEN NULL ELSE t.last_value_at END,
+                    max(t.occurred_at) FILTER (WHERE t.item_period IS NOT DISTINCT FROM t.batch_period) OVER (
+                        PARTITION BY t.user_id, t.goal_id, t.is_duplicate
+                        ORDER BY t.ord
+                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+                    )
+                ) THEN 'stale_event'
                 ELSE 'applied'
             END AS outcome
         FROM state AS t
     ),
     changes AS (
-        -- The last applied item of a row carries its newest occurred_at: its value wins. Every item
-        -- carries the row's locked state: aggregate, no join back.
+        -- Every applied item of a row carries the row's locked state: aggregate, no join back. The
+        -- last applied item carries the newest occurred_at: its value wins; a relative goal without a
+        -- baseline in this period takes it from the first applied item (value - inc).
         SELECT
             j.row_tid,
-            min(j.status) AS old_status,
-            (array_agg(j.value ORDER BY j.ord DESC))[1] AS new_progress,
+            bool_or(j.base_status = 'completed') AS was_completed,
+            (array_agg(j.value ORDER BY j.ord DESC))[1]
+                - CASE
+                    WHEN bool_or(j.is_relative)
+                        THEN coalesce(min(j.base_baseline), (array_agg(j.value - j.inc ORDER BY j.ord))[1])
+                    ELSE 0
+                END AS raw_progress,
+            CASE
+                WHEN bool_or(j.is_relative)
+                    THEN coalesce(min(j.base_baseline), (array_agg(j.value - j.inc ORDER BY j.ord))[1])
+            END AS baseline,
             max(j.occurred_at) AS value_at,
-            min(j.target) AS target
+            min(j.target) AS target,
+            bool_or(j.resets) AS resets,
+            max(j.period_start) AS period_start,
+            challenge._period_end(min(j.period_schedule), max(j.period_start)) AS expires_at
         FROM judged AS j
         WHERE j.outcome = 'applied'
         GROUP BY j.row_tid
@@ -156,7 +219,8 @@ BEGIN
             SELECT jsonb_agg(
                 -- The event id (if any) is already remembered as ours: re-send the item without it.
                 jsonb_build_object(
-                    'user_id', j.user_id, 'goal_id', j.goal_id, 'value', j.value, 'occurred_at', j.occurred_at
+                    'user_id', j.user_id, 'goal_id', j.goal_id, 'value', j.value, 'inc', j.inc,
+                    'occurred_at', j.occurred_at
                 )
                 ORDER BY j.ord
             )
@@ -164,11 +228,18 @@ BEGIN
             WHERE j.outcome = 'raced'
         ),
         array_agg(c.row_tid),
-        array_agg(c.new_progress),
+        -- A value below the baseline (a stat reset by the game) counts as no progress, not negative.
+        array_agg(least(greatest(c.raw_progress, 0), 2147483647)::integer),
         array_agg(c.value_at),
         array_agg(c.target),
-        array_agg(c.old_status = 'completed')
-    INTO v_outcomes, v_raced, v_tids, v_progresses, v_value_times, v_targets, v_were_completed
+        array_agg(c.was_completed),
+        array_agg(c.resets),
+        array_agg(c.baseline),
+        array_agg(c.period_start),
+        array_agg(c.expires_at)
+    INTO
+        v_outcomes, v_raced, v_tids, v_progresses, v_value_times, v_targets, v_were_completed, v_resets,
+        v_baselines, v_period_starts, v_expires
     FROM changes AS c;
 
     -- A new statement, so a new snapshot: it sees the latest version of every row we locked (their
@@ -178,18 +249,26 @@ BEGIN
         SET
             progress = c.new_progress,
             status = CASE
-                WHEN p.status = 'completed' OR c.new_progress >= c.target THEN 'completed'
+                WHEN c.was_completed OR c.new_progress >= c.target THEN 'completed'
                 WHEN c.new_progress > 0 THEN 'in_progress'
+                WHEN c.resets THEN 'not_started'
                 ELSE p.status
             END,
             completed_at = CASE
-                WHEN p.completed_at IS NULL AND c.new_progress >= c.target THEN v_now
-                ELSE p.completed_at
+                WHEN c.was_completed THEN p.completed_at
+                WHEN c.new_progress >= c.target THEN v_now
             END,
+            claimed_at = CASE WHEN c.resets THEN NULL ELSE p.claimed_at END,
+            last_counted_day = CASE WHEN c.resets THEN NULL ELSE p.last_counted_day END,
             last_value_at = c.value_at,
+            baseline = c.baseline,
+            period_start = c.period_start,
+            expires_at = coalesce(c.expires_at, p.expires_at),
             updated_at = v_now
-        FROM unnest(v_tids, v_progresses, v_value_times, v_targets, v_were_completed)
-            AS c(row_tid, new_progress, value_at, target, was_completed)
+        FROM unnest(
+            v_tids, v_progresses, v_value_times, v_targets, v_were_completed, v_resets, v_baselines,
+            v_period_starts, v_expires
+        ) AS c(row_tid, new_progress, value_at, target, was_completed, resets, baseline, period_start, expires_at)
         WHERE p.ctid = c.row_tid
         RETURNING
             p.user_id,

@@ -63,7 +63,7 @@ def _write(conn: psycopg.Connection[Any], how: str) -> str:
             ],
         )
         assert result["applied"] == 1
-    outcomes = [k for k, v in result["skipped"].items() if v == 1]
+    outcomes: list[str] = [k for k, v in result["skipped"].items() if v == 1]
     assert len(outcomes) == 1, result
     return outcomes[0]
 

@@ -1,0 +1,1 @@
+DROP FUNCTION IF EXISTS challenge._period_end(text, timestamptz);

@@ -1,0 +1,1 @@
+DROP FUNCTION IF EXISTS challenge._rotate_rows(text, text[]);

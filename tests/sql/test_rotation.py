@@ -1,0 +1,440 @@
+"""Rotation periods (issue 4): UTC boundaries, lazy onExpiry on writes, reads as of now, relative goals,
+repeatable daily goals, claims across periods, and get_rotation_status.
+
+Every scenario is driven by explicit occurred_at values (never by sleeping). Where a scenario needs "the
+period is over now", the test moves the row's period_start back (let_period_pass), as time passing would.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+
+def goal(goal_id: str, target: int, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "goalId": goal_id,
+        "name": goal_id,
+        "type": "increment",
+        "eventSource": "statistic",
+        "defaultAssigned": True,
+        "requirement": {"statCode": "kills", "operator": ">=", "targetValue": target},
+        "reward": {"type": "ITEM", "rewardId": "chest", "quantity": 1},
+    }
+    body.update(extra)
+    return body
+
+
+def rotation(schedule: str, *, reset: bool = True, reselect: bool = False) -> dict[str, Any]:
+    return {
+        "enabled": True,
+        "schedule": schedule,
+        "onExpiry": {"resetProgress": reset, "allowReselection": reselect},
+    }
+
+
+CONFIG = {
+    "challenges": [
+        {
+            "challengeId": "seasons",
+            "name": "Seasons",
+            "goals": [
+                goal("weekly-kills", 5, rotation=rotation("weekly")),
+                goal("weekly-carry", 5, rotation=rotation("weekly", reset=False)),
+                goal("daily-wins", 2, rotation=rotation("daily", reselect=True)),
+                goal("monthly-kills", 3, rotation=rotation("monthly")),
+                goal("play-daily", 3, type="daily"),
+                goal(
+                    "weekly-level",
+                    10,
+                    type="absolute",
+                    requirement={
+                        "statCode": "level",
+                        "operator": ">=",
+                        "targetValue": 10,
+                        "progressMode": "relative",
+                    },
+                    rotation=rotation("weekly"),
+                ),
+                goal("lifetime-kills", 100),
+            ],
+        },
+        {
+            "challengeId": "plain",
+            "name": "Plain",
+            "goals": [goal("plain-kills", 10)],
+        },
+    ]
+}
+
+
+@pytest.fixture
+def rot(db: psycopg.Connection[Any]) -> psycopg.Connection[Any]:
+    db.execute("SELECT challenge.load_config(%s)", [Jsonb(CONFIG)])
+    db.execute("SELECT challenge.initialize_player('u1')")
+    return db
+
+
+def one(conn: psycopg.Connection[Any], sql: str, *params: Any) -> dict[str, Any]:
+    with conn.cursor(row_factory=dict_row) as cursor:
+        row = cursor.execute(sql, params).fetchone()
+    assert row is not None
+    return row
+
+
+def inc(conn: psycopg.Connection[Any], goal_id: str, at: str, delta: int = 1) -> dict[str, Any]:
+    return one(
+        conn,
+        "SELECT * FROM challenge.increment_progress('u1', %s, %s, NULL, %s::timestamptz)",
+        goal_id,
+        delta,
+        at,
+    )
+
+
+def inc_batch(conn: psycopg.Connection[Any], *items: tuple[str, str, int]) -> dict[str, Any]:
+    payload = [{"user_id": "u1", "goal_id": g, "occurred_at": at, "delta": d} for g, at, d in items]
+    result: dict[str, Any] = one(conn, "SELECT challenge.increment_progress_batch(%s) AS r", Jsonb(payload))[
+        "r"
+    ]
+    return result
+
+
+def set_batch(conn: psycopg.Connection[Any], *items: dict[str, Any]) -> dict[str, Any]:
+    payload = [{"user_id": "u1", **item} for item in items]
+    result: dict[str, Any] = one(conn, "SELECT challenge.set_progress_batch(%s) AS r", Jsonb(payload))["r"]
+    return result
+
+
+def stored(conn: psycopg.Connection[Any], goal_id: str) -> dict[str, Any]:
+    """The stored row (private table), not the as-of-now view."""
+    return one(conn, "SELECT * FROM challenge.progress WHERE user_id = 'u1' AND goal_id = %s", goal_id)
+
+
+def shown(conn: psycopg.Connection[Any], goal_id: str) -> dict[str, Any]:
+    return one(conn, "SELECT * FROM challenge.get_progress('u1', %s)", goal_id)
+
+
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+def let_period_pass(conn: psycopg.Connection[Any], goal_id: str, by: str = "7 days") -> None:
+    """Time passing, simulated: the row now belongs to a period that ended (private table, test setup)."""
+    conn.execute(
+        "UPDATE challenge.progress SET period_start = period_start - %s::interval,"
+        " expires_at = expires_at - %s::interval WHERE user_id = 'u1' AND goal_id = %s",
+        [by, by, goal_id],
+    )
+
+
+# --- period boundaries -------------------------------------------------------------------------------------
+
+BOUNDARIES = [
+    # schedule, instant, period start, period end
+    ("daily", "2026-11-27T23:59:59.999999", "2026-11-27T00:00:00", "2026-11-28T00:00:00"),
+    ("daily", "2026-11-28T00:00:00", "2026-11-28T00:00:00", "2026-11-29T00:00:00"),
+    ("weekly", "2026-11-29T23:00:00", "2026-11-23T00:00:00", "2026-11-30T00:00:00"),  # Sunday
+    ("weekly", "2026-11-30T00:00:00", "2026-11-30T00:00:00", "2026-12-07T00:00:00"),  # Monday
+    ("weekly", "2026-12-03T12:00:00", "2026-11-30T00:00:00", "2026-12-07T00:00:00"),  # spans two months
+    ("weekly", "2027-01-01T00:00:00", "2026-12-28T00:00:00", "2027-01-04T00:00:00"),  # spans two years
+    ("monthly", "2028-02-29T23:59:59", "2028-02-01T00:00:00", "2028-03-01T00:00:00"),  # leap year
+    ("monthly", "2027-02-28T12:00:00", "2027-02-01T00:00:00", "2027-03-01T00:00:00"),
+    ("monthly", "2026-12-31T23:59:59", "2026-12-01T00:00:00", "2027-01-01T00:00:00"),
+]
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Jakarta", "America/Los_Angeles"])
+@pytest.mark.parametrize(
+    ("schedule", "at", "start", "end"), BOUNDARIES, ids=[f"{b[0]}-{b[1]}" for b in BOUNDARIES]
+)
+def test_period_boundaries_are_utc(
+    db: psycopg.Connection[Any], zone: str, schedule: str, at: str, start: str, end: str
+) -> None:
+    db.execute(f"SET TIME ZONE '{zone}'")
+    row = one(
+        db,
+        "SELECT challenge._period_start(%s, %s) AS s, challenge._period_end(%s, %s) AS e",
+        schedule,
+        utc(at),
+        schedule,
+        utc(at),
+    )
+    assert (row["s"], row["e"]) == (utc(start), utc(end))
+
+
+def test_view_and_functions_agree_on_the_current_period(rot: psycopg.Connection[Any]) -> None:
+    rows = rot.execute(
+        "SELECT v.expires_at = challenge._period_end(g.period_schedule, now())"
+        " FROM challenge.goal_progress AS v JOIN challenge.goals AS g ON g.goal_id = v.goal_id"
+        " WHERE v.user_id = 'u1' AND g.period_schedule IS NOT NULL"
+    ).fetchall()
+    assert rows and all(r[0] for r in rows)
+
+
+# --- writes rotate lazily ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["single", "batch"])
+def test_first_write_of_a_new_period_resets(rot: psycopg.Connection[Any], how: str) -> None:
+    def write(at: str, delta: int) -> None:
+        if how == "single":
+            inc(rot, "weekly-kills", at, delta)
+        else:
+            inc_batch(rot, ("weekly-kills", at, delta))
+
+    write("2030-01-07T10:00:00Z", 3)  # Monday of week 2030-01-07
+    write("2030-01-13T23:59:59Z", 1)  # Sunday, same week
+    assert stored(rot, "weekly-kills")["progress"] == 4
+    write("2030-01-14T00:00:00Z", 2)  # the next Monday: onExpiry resets, then +2
+    row = stored(rot, "weekly-kills")
+    assert (row["progress"], row["status"]) == (2, "in_progress")
+    assert row["period_start"] == utc("2030-01-14T00:00:00")
+    assert row["expires_at"] == utc("2030-01-21T00:00:00")
+
+
+def test_reset_clears_completion_and_completes_again(rot: psycopg.Connection[Any]) -> None:
+    first = inc(rot, "weekly-kills", "2030-01-07T10:00:00Z", 5)
+    assert (first["status"], first["newly_completed"]) == ("completed", True)
+    completed_at = stored(rot, "weekly-kills")["completed_at"]
+    assert completed_at is not None
+    assert inc(rot, "weekly-kills", "2030-01-08T10:00:00Z")["newly_completed"] is False
+    again = inc(rot, "weekly-kills", "2030-01-15T10:00:00Z", 5)
+    assert (again["progress"], again["status"], again["newly_completed"]) == (5, "completed", True)
+    assert stored(rot, "weekly-kills")["completed_at"] != completed_at
+
+
+def test_carry_over_keeps_progress_and_moves_the_period(rot: psycopg.Connection[Any]) -> None:
+    inc(rot, "weekly-carry", "2030-01-07T10:00:00Z", 5)
+    row = inc(rot, "weekly-carry", "2030-01-15T10:00:00Z", 1)
+    assert (row["progress"], row["status"]) == (6, "completed")
+    stored_row = stored(rot, "weekly-carry")
+    assert stored_row["period_start"] == utc("2030-01-14T00:00:00")
+    assert stored_row["completed_at"] is not None  # the reference's B-4 left it NULL
+
+
+@pytest.mark.parametrize("how", ["single", "batch"])
+def test_event_of_an_earlier_period_is_stale(rot: psycopg.Connection[Any], how: str) -> None:
+    inc(rot, "weekly-kills", "2030-01-15T10:00:00Z", 2)
+    if how == "single":
+        assert inc(rot, "weekly-kills", "2030-01-12T10:00:00Z", 3)["outcome"] == "stale_event"
+    else:
+        result = inc_batch(rot, ("weekly-kills", "2030-01-12T10:00:00Z", 3))
+        assert result["skipped"]["stale_event"] == 1
+    assert stored(rot, "weekly-kills")["progress"] == 2
+
+
+def test_batch_spanning_two_periods_keeps_the_newest(rot: psycopg.Connection[Any]) -> None:
+    result = inc_batch(
+        rot,
+        ("weekly-kills", "2030-01-15T10:00:00Z", 1),  # week 2030-01-14
+        ("weekly-kills", "2030-01-09T10:00:00Z", 4),  # week 2030-01-07: superseded in this batch
+        ("weekly-kills", "2030-01-16T10:00:00Z", 2),
+    )
+    assert result["applied"] == 2
+    assert result["skipped"]["stale_event"] == 1
+    row = stored(rot, "weekly-kills")
+    assert (row["progress"], row["period_start"]) == (3, utc("2030-01-14T00:00:00"))
+
+
+def test_goals_without_periods_never_rotate(rot: psycopg.Connection[Any]) -> None:
+    inc(rot, "lifetime-kills", "2030-01-01T10:00:00Z", 3)
+    inc(rot, "lifetime-kills", "2031-06-01T10:00:00Z", 3)
+    row = stored(rot, "lifetime-kills")
+    assert (row["progress"], row["period_start"], row["expires_at"]) == (6, None, None)
+
+
+# --- claimed rows and re-selection ------------------------------------------------------------------------
+
+
+def claim(conn: psycopg.Connection[Any], goal_id: str, claim_id: str) -> dict[str, Any]:
+    return one(conn, "SELECT * FROM challenge.claim_goal('u1', %s, %s)", goal_id, claim_id)
+
+
+def test_claimed_row_with_reselection_starts_over_next_period(rot: psycopg.Connection[Any]) -> None:
+    today = datetime.now(timezone.utc)
+    inc(rot, "daily-wins", today.isoformat(), 2)
+    claim(rot, "daily-wins", "c-1")
+    assert inc(rot, "daily-wins", today.isoformat())["outcome"] == "claimed"
+    tomorrow = today + timedelta(days=1)
+    row = inc(rot, "daily-wins", tomorrow.isoformat())
+    assert (row["outcome"], row["progress"], row["status"]) == ("applied", 1, "in_progress")
+    assert stored(rot, "daily-wins")["claimed_at"] is None
+
+
+def test_claimed_row_without_reselection_stays_claimed(rot: psycopg.Connection[Any]) -> None:
+    now = datetime.now(timezone.utc)
+    inc(rot, "weekly-kills", now.isoformat(), 5)
+    claim(rot, "weekly-kills", "c-1")
+    later = now + timedelta(days=8)
+    assert inc(rot, "weekly-kills", later.isoformat())["outcome"] == "claimed"
+    assert inc_batch(rot, ("weekly-kills", later.isoformat(), 1))["skipped"]["claimed"] == 1
+    assert stored(rot, "weekly-kills")["status"] == "claimed"
+
+
+# --- type daily: repeatable, target-aware, claimable once per UTC day -------------------------------------
+
+
+def test_daily_type_counts_every_event_and_resets_each_day(rot: psycopg.Connection[Any]) -> None:
+    for hour in (8, 9, 10):
+        inc(rot, "play-daily", f"2030-01-07T{hour:02d}:00:00Z")
+    row = stored(rot, "play-daily")
+    assert (row["progress"], row["status"]) == (
+        3,
+        "completed",
+    )  # the target counts (the reference ignored it)
+    next_day = inc(rot, "play-daily", "2030-01-08T00:30:00Z")
+    assert (next_day["progress"], next_day["status"]) == (1, "in_progress")
+
+
+def test_daily_type_is_claimable_once_per_day(rot: psycopg.Connection[Any]) -> None:
+    now = datetime.now(timezone.utc)
+    inc(rot, "play-daily", now.isoformat(), 3)
+    assert claim(rot, "play-daily", "day-1")["replayed"] is False
+    with pytest.raises(psycopg.Error) as same_day:
+        claim(rot, "play-daily", "day-1b")
+    assert same_day.value.sqlstate == "CH022"
+    # The next day: the claimed row is selected again and starts over.
+    rot.execute(
+        "UPDATE challenge.progress SET period_start = period_start - interval '1 day'"
+        " WHERE user_id = 'u1' AND goal_id = 'play-daily'"
+    )
+    inc(rot, "play-daily", now.isoformat(), 3)
+    assert claim(rot, "play-daily", "day-2")["replayed"] is False
+    grants = rot.execute(
+        "SELECT count(*) FROM challenge.reward_grants WHERE user_id = 'u1' AND goal_id = 'play-daily'"
+    ).fetchone()
+    assert grants == (2,)
+
+
+# --- claims across periods ---------------------------------------------------------------------------------
+
+
+def test_completion_of_a_past_period_cannot_be_claimed(rot: psycopg.Connection[Any]) -> None:
+    inc(rot, "weekly-kills", now_iso(), 5)
+    let_period_pass(rot, "weekly-kills")  # completed in a week that is over
+    with pytest.raises(psycopg.Error) as excinfo:
+        claim(rot, "weekly-kills", "c-old")
+    assert excinfo.value.sqlstate == "CH024"
+    assert excinfo.value.diag.message_detail is not None
+    assert stored(rot, "weekly-kills")["status"] == "completed"  # nothing changed
+
+
+def test_carried_over_completion_stays_claimable(rot: psycopg.Connection[Any]) -> None:
+    """G-10: the reference refused rotated rows even when their progress carries over."""
+    inc(rot, "weekly-carry", now_iso(), 5)
+    let_period_pass(rot, "weekly-carry")
+    assert claim(rot, "weekly-carry", "c-carry")["replayed"] is False
+    row = stored(rot, "weekly-carry")
+    assert row["status"] == "claimed"
+    assert row["period_start"] == one(rot, "SELECT challenge._period_start('weekly', now()) AS p")["p"]
+
+
+# --- reads as of now, without writing ---------------------------------------------------------------------
+
+
+def test_reads_show_a_past_period_reset_without_writing(rot: psycopg.Connection[Any]) -> None:
+    inc(rot, "weekly-kills", now_iso(), 5)
+    inc(rot, "weekly-carry", now_iso(), 4)
+    let_period_pass(rot, "weekly-kills")
+    let_period_pass(rot, "weekly-carry")
+    before = stored(rot, "weekly-kills")
+    view = shown(rot, "weekly-kills")
+    assert (view["progress"], view["status"], view["completed_at"]) == (0, "not_started", None)
+    assert view["expires_at"] == one(rot, "SELECT challenge._period_end('weekly', now()) AS e")["e"]
+    carried = shown(rot, "weekly-carry")
+    assert (carried["progress"], carried["status"]) == (4, "in_progress")
+    assert stored(rot, "weekly-kills") == before
+    listed = {
+        r[0]: r[1] for r in rot.execute("SELECT goal_id, progress FROM challenge.get_user_progress('u1')")
+    }
+    assert listed["weekly-kills"] == 0
+
+
+# --- expires_at on every path -----------------------------------------------------------------------------
+
+
+def test_assignment_paths_set_the_current_period(rot: psycopg.Connection[Any]) -> None:
+    end = one(rot, "SELECT challenge._period_end('weekly', now()) AS e")["e"]
+    start = one(rot, "SELECT challenge._period_start('weekly', now()) AS s")["s"]
+    assert (stored(rot, "weekly-kills")["expires_at"], stored(rot, "weekly-kills")["period_start"]) == (
+        end,
+        start,
+    )
+    rot.execute("SELECT challenge.set_goal_active('u2', 'weekly-kills', true)")
+    row = one(rot, "SELECT * FROM challenge.progress WHERE user_id = 'u2' AND goal_id = 'weekly-kills'")
+    assert row["expires_at"] == end
+    rot.execute("SELECT * FROM challenge.select_goals('u3', 'seasons', ARRAY['weekly-kills', 'daily-wins'])")
+    row = one(rot, "SELECT * FROM challenge.progress WHERE user_id = 'u3' AND goal_id = 'weekly-kills'")
+    assert row["expires_at"] == end
+    plain = one(
+        rot, "SELECT expires_at FROM challenge.progress WHERE user_id = 'u1' AND goal_id = 'plain-kills'"
+    )
+    assert plain["expires_at"] is None
+
+
+def test_activation_in_a_new_period_applies_on_expiry(rot: psycopg.Connection[Any]) -> None:
+    inc(rot, "weekly-kills", now_iso(), 3)
+    let_period_pass(rot, "weekly-kills")
+    rot.execute("SELECT challenge.set_goal_active('u1', 'weekly-kills', false)")
+    rot.execute("SELECT challenge.set_goal_active('u1', 'weekly-kills', true)")
+    row = stored(rot, "weekly-kills")
+    assert (row["progress"], row["status"]) == (0, "not_started")
+    assert row["period_start"] == one(rot, "SELECT challenge._period_start('weekly', now()) AS s")["s"]
+
+
+# --- relative progress (win 5 this week from a lifetime stat) ---------------------------------------------
+
+
+def test_relative_goal_counts_from_the_first_event_of_the_period(rot: psycopg.Connection[Any]) -> None:
+    first = set_batch(
+        rot, {"goal_id": "weekly-level", "value": 108, "inc": 3, "occurred_at": "2030-01-07T10:00:00Z"}
+    )
+    assert first["applied"] == 1
+    row = stored(rot, "weekly-level")
+    assert (row["baseline"], row["progress"]) == (105, 3)
+    set_batch(rot, {"goal_id": "weekly-level", "value": 115, "occurred_at": "2030-01-08T10:00:00Z"})
+    row = stored(rot, "weekly-level")
+    assert (row["progress"], row["status"]) == (10, "completed")
+    # Next week: a new baseline from that week's first event.
+    set_batch(rot, {"goal_id": "weekly-level", "value": 120, "inc": 2, "occurred_at": "2030-01-14T10:00:00Z"})
+    row = stored(rot, "weekly-level")
+    assert (row["baseline"], row["progress"], row["status"]) == (118, 2, "in_progress")
+
+
+def test_reference_bug_b3_relative_reset_does_not_leak_the_old_baseline(rot: psycopg.Connection[Any]) -> None:
+    """B-3: a reset persisted by initialize kept the old baseline, so the next event completed at once."""
+    set_batch(rot, {"goal_id": "weekly-level", "value": 150, "inc": 0, "occurred_at": now_iso()})
+    set_batch(rot, {"goal_id": "weekly-level", "value": 160, "occurred_at": now_iso()})
+    assert stored(rot, "weekly-level")["status"] == "completed"
+    let_period_pass(rot, "weekly-level")
+    rot.execute("SELECT challenge.initialize_player('u1')")  # a read of the rotated row: nothing written
+    set_batch(rot, {"goal_id": "weekly-level", "value": 163, "inc": 3, "occurred_at": now_iso()})
+    row = stored(rot, "weekly-level")
+    assert (row["progress"], row["status"], row["baseline"]) == (3, "in_progress", 160)
+
+
+# --- rotation status ---------------------------------------------------------------------------------------
+
+
+def test_rotation_status(rot: psycopg.Connection[Any]) -> None:
+    status = one(rot, "SELECT * FROM challenge.get_rotation_status('seasons')")
+    assert (status["enabled"], status["goal_id"], status["schedule"]) == (True, "weekly-kills", "weekly")
+    assert status["period_start"] == one(rot, "SELECT challenge._period_start('weekly', now()) AS s")["s"]
+    assert status["period_end"] == status["next_period_start"]
+    assert status["next_period_end"] == status["period_end"] + timedelta(days=7)
+    assert 0 <= status["seconds_left"] <= 7 * 24 * 3600
+    plain = one(rot, "SELECT * FROM challenge.get_rotation_status('plain')")
+    assert (plain["enabled"], plain["period_start"], plain["seconds_left"]) == (False, None, None)
+    with pytest.raises(psycopg.Error) as excinfo:
+        rot.execute("SELECT * FROM challenge.get_rotation_status('nope')")
+    assert excinfo.value.sqlstate == "CH011"
