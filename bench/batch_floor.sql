@@ -2,8 +2,9 @@
 -- jsonb_to_recordset over the same payload as batch_ours (same payload block, same seed).
 --
 -- It is the least any batch increment must do: parse the items, find each row by primary key, skip
--- inactive and claimed rows, write progress/status/updated_at. No outcome per item, no completion,
--- no dedup, no validation; duplicate pairs would silently apply one arbitrary delta (the payload has none).
+-- inactive and claimed rows, write progress/status/updated_at (completed stays completed, as the table's
+-- checks require). No outcome per item, no completion, no dedup, no validation; duplicate pairs would
+-- silently apply one arbitrary delta (the payload has none).
 -- Variables: :players, :goals, :batch (items per call), :target (unused here).
 \set seed random(-1000000, 1000000) / 1000000.0
 SELECT setseed(:seed);
@@ -28,7 +29,9 @@ WITH items AS MATERIALIZED (
 )
 -- payload: end
 UPDATE challenge.progress AS p
-SET progress = p.progress + r.delta, status = 'in_progress', updated_at = now()
+SET progress = p.progress + r.delta,
+    status = CASE WHEN p.status = 'completed' THEN p.status ELSE 'in_progress' END,
+    updated_at = now()
 FROM jsonb_to_recordset((
     SELECT jsonb_agg(jsonb_build_object('user_id', 'user-' || u, 'goal_id', 'goal-' || g, 'delta', delta)
                      ORDER BY n)

@@ -26,6 +26,8 @@ INCREMENT_PROGRESS_BATCH: Final = "SELECT challenge.increment_progress_batch($1:
 
 SET_PROGRESS_BATCH: Final = "SELECT challenge.set_progress_batch($1::jsonb)"
 
+RECORD_EVENTS: Final = "SELECT challenge.record_events($1::jsonb)"
+
 GET_PROGRESS: Final = "SELECT * FROM challenge.get_progress($1, $2)"
 
 GET_USER_PROGRESS: Final = "SELECT * FROM challenge.get_user_progress($1, $2, $3)"

@@ -19,6 +19,7 @@ from pgchallenge.client import (
     DEFAULT_LEASE,
     DEFAULT_RETENTION,
     config_param,
+    events_param,
     items_param,
     optional_goal_progress,
     single_row,
@@ -29,6 +30,8 @@ from pgchallenge.models import (
     BatchResult,
     Claim,
     ConfigResult,
+    Event,
+    EventsResult,
     GoalProgress,
     IncrementItem,
     RewardGrant,
@@ -90,6 +93,11 @@ class AsyncClient:
         """Set absolute stat values on ``absolute`` goals in one atomic call."""
         data = await self._one(q.SET_PROGRESS_BATCH, [items_param(items)], scalar_row)
         return BatchResult.from_json(data)
+
+    async def record_events(self, events: Iterable[Event | Mapping[str, Any]]) -> EventsResult:
+        """Record raw game events exactly once, routed by event source and stat code to their goals."""
+        data = await self._one(q.RECORD_EVENTS, [events_param(events)], scalar_row)
+        return EventsResult.from_json(data)
 
     async def get_progress(self, user_id: str, goal_id: str) -> GoalProgress | None:
         """One player's row for one goal, or None when the goal is not assigned (or unknown)."""

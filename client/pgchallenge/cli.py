@@ -92,6 +92,41 @@ def build_parser() -> argparse.ArgumentParser:
     _add_database_url(maintain)
     maintain.set_defaults(handler=cmd_maintain)
 
+    # The suite ships as pgchallenge.bench (the repository's bench/ folder); its options are its own.
+    from pgchallenge.bench import run as bench_run
+
+    bench = commands.add_parser(
+        "bench",
+        help="run the performance verification suite (pgbench; a report in the reference's layout)",
+        description=bench_run.__doc__.split("\n\n")[0] if bench_run.__doc__ else None,
+    )
+    bench_run.add_arguments(bench)
+    bench.set_defaults(handler=cmd_bench)
+
+    ingest = commands.add_parser(
+        "ingest", help="stream newline-delimited JSON events (a file or stdin) into record_events"
+    )
+    ingest.add_argument("file", nargs="?", type=Path, help="events, one JSON object a line (default stdin)")
+    ingest.add_argument(
+        "--batch-size", type=_batch_size, default=1000, help="events per flush, at most 50000 (default 1000)"
+    )
+    ingest.add_argument(
+        "--flush-ms", type=_positive, default=100, help="flush a partial batch after this long (default 100)"
+    )
+    ingest.add_argument(
+        "--connections", type=_positive, default=2, help="connections, one flusher each (default 2)"
+    )
+    ingest.add_argument(
+        "--reject-file",
+        type=Path,
+        default=Path("pgchallenge-rejects.ndjson"),
+        metavar="PATH",
+        help="where rejected lines are appended, with line number and reason"
+        " (default pgchallenge-rejects.ndjson)",
+    )
+    _add_database_url(ingest)
+    ingest.set_defaults(handler=cmd_ingest)
+
     db = commands.add_parser("db", help="manage the embedded PostgreSQL server")
     db.add_argument(
         "action",
@@ -226,6 +261,44 @@ def _drain(delete_batch: Callable[[], int], args: argparse.Namespace) -> int:
         total += deleted
         if deleted < args.batch_size:
             return total
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from pgchallenge.bench import run as bench_run
+
+    def usage_error(message: str) -> None:
+        raise SystemExit(_fail(message) + 1)  # 2, like argparse
+
+    settings = bench_run.settings_from(args, usage_error)
+    return int(bench_run.run(args, settings))
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    """Exit status 0 when every line was committed, 2 when some were rejected (see the reject file)."""
+    from pgchallenge.ingest import count_lines, format_summary, ingest_lines
+    from pgchallenge.writer import EventWriter
+
+    path: Path | None = args.file
+    url = resolve_database_url(args.database_url)
+    writer = EventWriter(
+        url,
+        connections=args.connections,
+        batch_size=args.batch_size,
+        flush_interval=args.flush_ms / 1000,
+        submit_timeout=None,
+    )
+    if path is None:
+        summary = ingest_lines(sys.stdin, writer, reject_file=args.reject_file)
+    else:
+        try:
+            total = count_lines(path)
+            with path.open(encoding="utf-8", errors="replace") as lines:
+                summary = ingest_lines(lines, writer, reject_file=args.reject_file, total=total)
+        except OSError as exc:
+            writer.close()
+            return _fail(f"cannot read {path}: {exc.strerror}")
+    print(format_summary(summary, args.reject_file))
+    return 2 if summary.rejected else 0
 
 
 def cmd_db(args: argparse.Namespace) -> int:

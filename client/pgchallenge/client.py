@@ -21,11 +21,14 @@ from pgchallenge.models import (
     BatchResult,
     Claim,
     ConfigResult,
+    Event,
+    EventsResult,
     GoalProgress,
     IncrementItem,
     RewardGrant,
     SetItem,
     WriteResult,
+    event_json,
     iso_timestamp,
     item_json,
 )
@@ -87,6 +90,11 @@ class Client:
         """Set absolute stat values on ``absolute`` goals in one atomic call."""
         data = self._one(q.SET_PROGRESS_BATCH, [items_param(items)], scalar_row)
         return BatchResult.from_json(data)
+
+    def record_events(self, events: Iterable[Event | Mapping[str, Any]]) -> EventsResult:
+        """Record raw game events exactly once, routed by event source and stat code to their goals."""
+        data = self._one(q.RECORD_EVENTS, [events_param(events)], scalar_row)
+        return EventsResult.from_json(data)
 
     def get_progress(self, user_id: str, goal_id: str) -> GoalProgress | None:
         """One player's row for one goal, or None when the goal is not assigned (or unknown)."""
@@ -172,6 +180,10 @@ def config_param(config: Mapping[str, Any] | str | bytes) -> Jsonb | str:
 
 def items_param(items: Iterable[IncrementItem | SetItem | Mapping[str, Any]]) -> Jsonb:
     return Jsonb([item_json(item) for item in items])
+
+
+def events_param(events: Iterable[Event | Mapping[str, Any]]) -> Jsonb:
+    return Jsonb([event_json(event) for event in events])
 
 
 def timestamp_param(occurred_at: datetime | None) -> datetime | None:

@@ -171,6 +171,42 @@ class BatchResult:
 
 
 @dataclass(frozen=True, slots=True)
+class EventsResult:
+    """The jsonb returned by ``record_events``.
+
+    ``events`` counts the events received, ``duplicate_events`` those whose id was seen before (skipped
+    whole). ``applied`` and ``skipped`` count (event, goal) applications of the fresh events, so
+    ``total`` can be more or less than ``events``: an event reaching three goals is three applications,
+    an event matching no goal is none. ``skipped.duplicate_event`` is always 0 here (duplicates are
+    counted per event, in ``duplicate_events``).
+    """
+
+    events: int
+    duplicate_events: int
+    applied: int
+    completed: tuple[CompletedGoal, ...]
+    skipped: SkippedCounts
+
+    @property
+    def total(self) -> int:
+        """Number of (fresh event, goal) applications: every one gets exactly one outcome."""
+        return self.applied + self.skipped.total
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | str | bytes) -> EventsResult:
+        doc = _document(data)
+        return cls(
+            events=int(doc["events"]),
+            duplicate_events=int(doc["duplicate_events"]),
+            applied=int(doc["applied"]),
+            completed=tuple(
+                CompletedGoal(user_id=item["user_id"], goal_id=item["goal_id"]) for item in doc["completed"]
+            ),
+            skipped=SkippedCounts.from_json(doc["skipped"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class ConfigResult:
     """The jsonb returned by ``load_config``: counts of the loaded catalog and the goal ids that changed."""
 
@@ -242,6 +278,51 @@ class SetItem:
                 "occurred_at": self.occurred_at,
             }
         )
+
+
+EventKind = Literal["login", "statistic"]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One raw game event for ``record_events``.
+
+    ``event_id`` is required and global: an id seen before (within the dedup window) is skipped whole.
+    A ``statistic`` event names its ``stat_code`` and carries the stat's latest ``value`` and/or the
+    increment ``inc`` (default 1); a ``login`` event carries neither.
+    """
+
+    event_id: str
+    user_id: str
+    kind: EventKind
+    stat_code: str | None = None
+    value: int | None = None
+    inc: int | None = None
+    occurred_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.occurred_at is not None:
+            iso_timestamp(self.occurred_at)
+
+    def to_json(self) -> dict[str, Any]:
+        return _item_json(
+            {
+                "event_id": self.event_id,
+                "user_id": self.user_id,
+                "kind": self.kind,
+                "stat_code": self.stat_code,
+                "value": self.value,
+                "inc": self.inc,
+                "occurred_at": self.occurred_at,
+            }
+        )
+
+
+def event_json(event: Event | Mapping[str, Any]) -> dict[str, Any]:
+    """An event as the JSON object ``record_events`` takes (mappings pass through, datetimes formatted)."""
+    if isinstance(event, Event):
+        return event.to_json()
+    return _item_json(event)
 
 
 def iso_timestamp(value: datetime) -> str:

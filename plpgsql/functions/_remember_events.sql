@@ -8,11 +8,16 @@
 -- Ids are inserted in sorted order, so two batches sharing event ids wait for each other in one
 -- order and cannot deadlock; a concurrent transaction inserting the same id makes this one wait until
 -- it commits (then the id counts as seen) or rolls back (then it is ours): an event is applied once.
+--
+-- enable_nestloop is off for this one statement: the planner cannot size the two CTEs and, left to
+-- itself, joined them in a nested loop, comparing every id with every other (150 ms for 1,000 ids,
+-- 23 s for 12,500). A hash or merge join does the same work in linear time.
 CREATE OR REPLACE FUNCTION challenge._remember_events(p_items jsonb)
 RETURNS bigint[]
 LANGUAGE sql
 VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET enable_nestloop = off
 AS $function$
     WITH first_use AS (
         SELECT DISTINCT ON (e.item ->> 'event_id')

@@ -1,0 +1,209 @@
+"""Sustained event ingestion through ``EventWriter``, and the single-batch cost of ``record_events``.
+
+    python -m bench.ingest                      # 100,000 players x (10 increment + 2 absolute) goals
+    python -m bench.ingest --quick              # 2,000 players, 20,000 events: a smoke run
+    python -m bench.ingest --database-url URL   # a server to create the benchmark database on
+
+Run by hand (not a test, no assertions). Steps, on a database of its own that it creates and drops:
+migrate, seed with ``seed.sql`` (half the rows active, some completed, some claimed: the same data as
+``bench.run``), then
+
+1. sustained ingestion: ``--events`` statistic events with ids (90% increments of a random player's
+   ``stat-N``, 10% absolute ``level-N`` values), submitted as fast as the writer takes them through one
+   ``EventWriter`` with ``--connections`` connections; reports events/s from the first submit until
+   ``close()`` returned (everything committed), the ``record_events`` call latency (p50/p99 per flush)
+   and the submit-to-commit latency of a sample of events;
+2. single batch: ``record_events`` with 1,000 fresh events vs ``increment_progress_batch`` with the same
+   1,000 (player, goal) applications (with and without event ids), alternating, each call in a
+   transaction that is rolled back, so every round sees the same rows; medians over ``--rounds``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from pgchallenge import EventsResult, EventWriter, migrate
+from pgchallenge.connection import resolve_database_url
+from psycopg.conninfo import make_conninfo
+from psycopg.types.json import Jsonb
+
+from bench.common import Tools, latency_summary, libpq_env, log, script_path
+
+DATABASE = "pgchallenge_bench_ingest"
+GOALS = 10
+ABS_GOALS = 2
+
+
+def stat_events(rng: random.Random, players: int, count: int, tag: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    for n in range(count):
+        user = f"user-{1 + rng.randrange(players)}"
+        if rng.random() < 0.9:
+            code = f"stat-{1 + rng.randrange(GOALS)}"
+            events.append({"event_id": f"{tag}-{n}", "user_id": user, "kind": "statistic", "stat_code": code})
+        else:
+            code = f"level-{1 + rng.randrange(ABS_GOALS)}"
+            value = rng.randrange(1000)
+            events.append(
+                {
+                    "event_id": f"{tag}-{n}",
+                    "user_id": user,
+                    "kind": "statistic",
+                    "stat_code": code,
+                    "value": value,
+                }
+            )
+    return events
+
+
+def sustained(url: str, events: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]:
+    sampled: list[float] = []
+
+    def timer(started: float) -> Callable[[Future[EventsResult]], None]:
+        return lambda _: sampled.append(time.perf_counter() - started)
+
+    writer = EventWriter(
+        url,
+        connections=args.connections,
+        batch_size=args.batch_size,
+        flush_interval=args.flush_ms / 1000,
+        max_pending=args.max_pending,
+        submit_timeout=None,
+    )
+    started = time.perf_counter()
+    for n, event in enumerate(events):
+        future = writer.submit(event)
+        if n % 100 == 0:
+            future.add_done_callback(timer(time.perf_counter()))
+    writer.close()
+    elapsed = time.perf_counter() - started
+    stats = writer.stats
+    flushes = [seconds * 1000 for seconds in writer.flush_seconds]
+    return {
+        "events": len(events),
+        "seconds": elapsed,
+        "events_per_second": len(events) / elapsed,
+        "committed": stats.committed,
+        "failed": stats.failed,
+        "retries": stats.retries,
+        "flushes": stats.flushes,
+        "flush_ms": latency_summary(flushes, keep_samples=False),
+        "submit_to_commit_ms": latency_summary([s * 1000 for s in sampled], keep_samples=False),
+    }
+
+
+def single_batch(url: str, players: int, rounds: int, seed: int) -> dict[str, Any]:
+    rng = random.Random(seed)
+    timings: dict[str, list[float]] = {"record_events": [], "increment_ids": [], "increment_plain": []}
+    with psycopg.connect(url) as conn:
+        for round_index in range(rounds):
+            tag = f"single-{round_index}-{uuid.uuid4().hex[:6]}"
+            events = [
+                {
+                    "event_id": f"{tag}-{n}",
+                    "user_id": f"user-{1 + rng.randrange(players)}",
+                    "kind": "statistic",
+                    "stat_code": f"stat-{1 + rng.randrange(GOALS)}",
+                }
+                for n in range(1000)
+            ]
+            plain = [{"user_id": e["user_id"], "goal_id": "goal-" + e["stat_code"][5:]} for e in events]
+            with_ids = [{**item, "event_id": e["event_id"]} for item, e in zip(plain, events, strict=True)]
+            calls = [
+                ("record_events", "SELECT challenge.record_events(%s::jsonb)", events),
+                ("increment_ids", "SELECT challenge.increment_progress_batch(%s::jsonb)", with_ids),
+                ("increment_plain", "SELECT challenge.increment_progress_batch(%s::jsonb)", plain),
+            ]
+            rng.shuffle(calls)
+            for name, query, payload in calls:
+                started = time.perf_counter()
+                conn.execute(query, [Jsonb(payload)]).fetchone()
+                timings[name].append((time.perf_counter() - started) * 1000)
+                conn.rollback()
+    return {name: statistics.median(samples) for name, samples in timings.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--database-url", help="a server (maintenance database URL); default: as pgchallenge")
+    parser.add_argument("--players", type=int, default=100_000)
+    parser.add_argument("--events", type=int, default=300_000)
+    parser.add_argument("--connections", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--flush-ms", type=int, default=100)
+    parser.add_argument("--max-pending", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=15, help="single-batch rounds (default 15)")
+    parser.add_argument("--seed", type=int, default=20261127)
+    parser.add_argument("--quick", action="store_true", help="2,000 players, 20,000 events, 5 rounds")
+    parser.add_argument("--output", type=Path, help="also write the results as JSON here")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.players, args.events, args.rounds = 2_000, 20_000, 5
+
+    server = resolve_database_url(args.database_url)
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{DATABASE}"')
+    url = make_conninfo(server, dbname=DATABASE)
+    try:
+        log("migrating")
+        migrate.upgrade(url)
+        log(f"seeding {args.players:,} players x {GOALS + ABS_GOALS} goals")
+        command = [
+            Tools.find(None).psql,
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-f",
+            str(script_path("seed.sql")),
+        ]
+        command += ["-v", f"players={args.players}", "-v", f"goals={GOALS}", "-v", f"abs_goals={ABS_GOALS}"]
+        subprocess.run(command, env=libpq_env(url), check=True, capture_output=True, text=True)
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE")
+        log("single-batch comparison")
+        single = single_batch(url, args.players, args.rounds, args.seed)
+        log(f"sustained ingestion of {args.events:,} events, {args.connections} connections")
+        events = stat_events(
+            random.Random(args.seed), args.players, args.events, f"run-{uuid.uuid4().hex[:6]}"
+        )
+        stream = sustained(url, events, args)
+    finally:
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+
+    results = {"players": args.players, "single_batch_ms": single, "sustained": stream}
+    print(f"players {args.players:,} x {GOALS + ABS_GOALS} goals; {args.connections} connections,"
+          f" batch {args.batch_size}, flush {args.flush_ms} ms")  # fmt: skip
+    print(f"sustained: {stream['events_per_second']:,.0f} events/s ({stream['events']:,} events in"
+          f" {stream['seconds']:.1f} s, {stream['flushes']} flushes, {stream['retries']} retries,"
+          f" {stream['failed']} failed)")  # fmt: skip
+    flush = stream["flush_ms"]
+    lag = stream["submit_to_commit_ms"]
+    print(
+        f"record_events per flush: p50 {flush['p50']:.1f} ms, p99 {flush['p99']:.1f} ms,"
+        f" max {flush['max']:.1f} ms"
+    )
+    print(f"submit -> commit (sampled): p50 {lag['p50']:.1f} ms, p99 {lag['p99']:.1f} ms")
+    print("single 1,000-event batch, medians: " + ", ".join(f"{k} {v:.1f} ms" for k, v in single.items()))
+    if args.output:
+        args.output.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
