@@ -79,9 +79,15 @@ def plan_facts(plan: dict[str, Any]) -> dict[str, Any]:
         if node.get("Parent Relationship") == "SubPlan" and int(node.get("Actual Loops", 0)) > 1:
             subplans += 1
             subplan_loops += int(node.get("Actual Loops", 0))
-        for key in ("Filter", "Conflict Filter", "Recheck Cond"):
+        # The guards sit in the progress scan's filter, or partly in a join's filter when a guard also
+        # reads the catalog (the single increment's "not claimed, unless its period resets").
+        for key in ("Filter", "Conflict Filter", "Recheck Cond", "Join Filter"):
             text = node.get(key)
-            if text and relation == PROGRESS and "is_active" in text and "claimed" in text:
+            if (
+                text
+                and (relation == PROGRESS or key == "Join Filter")
+                and ("is_active" in text or "claimed" in text)
+            ):
                 guards.append(f"{key}: {text}")
         if relation == PROGRESS:
             removed += int(node.get("Rows Removed by Filter", 0)) + int(
@@ -91,6 +97,9 @@ def plan_facts(plan: dict[str, Any]) -> dict[str, Any]:
             for index in node.get(key, []) or []:
                 if index not in indexes:
                     indexes.append(str(index))
+    joined = " ".join(guards)
+    if not ("is_active" in joined and "claimed" in joined):
+        guards = []
     return {
         "indexes": indexes,
         "seq_scans": seq_scans,
