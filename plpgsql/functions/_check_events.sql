@@ -99,19 +99,7 @@ BEGIN
                         ELSE false
                     END
                     THEN format('inc must be an integer between 1 and 1000000, got %s', e.item -> 'inc')
-                WHEN coalesce(e.item -> 'occurred_at', 'null'::jsonb) <> 'null'::jsonb
-                    AND (
-                        jsonb_typeof(e.item -> 'occurred_at') <> 'string'
-                        -- A date and a time, ending in Z or a UTC offset (+05, +0530, +05:30); the
-                        -- same plain string tests as _check_write_items, the cast below does the rest.
-                        OR substr(e.item ->> 'occurred_at', 11, 1) NOT IN ('T', 't', ' ')
-                        OR NOT (
-                            right(e.item ->> 'occurred_at', 1) IN ('Z', 'z')
-                            OR substr(e.item ->> 'occurred_at', length(e.item ->> 'occurred_at') - 2, 1) IN ('+', '-')
-                            OR substr(e.item ->> 'occurred_at', length(e.item ->> 'occurred_at') - 4, 1) IN ('+', '-')
-                            OR substr(e.item ->> 'occurred_at', length(e.item ->> 'occurred_at') - 5, 1) IN ('+', '-')
-                        )
-                    )
+                WHEN NOT challenge._is_zoned_timestamp(e.item -> 'occurred_at')
                     THEN format(
                         'occurred_at must be an ISO 8601 timestamp with a UTC offset or Z, got %s',
                         e.item -> 'occurred_at'
@@ -124,19 +112,12 @@ BEGIN
     LIMIT 1;
 
     IF v_problem IS NULL THEN
-        BEGIN
-            IF jsonb_path_exists(p_events, '$[*].occurred_at ? (@.type() == "string")') THEN
-                PERFORM max((e.item ->> 'occurred_at')::timestamptz)
-                FROM jsonb_array_elements(p_events) AS e(item);
-            END IF;
-        EXCEPTION
-            WHEN datetime_field_overflow OR invalid_datetime_format THEN
-                v_index := challenge._first_bad_timestamp(p_events);
-                v_problem := format(
-                    'occurred_at is not a valid timestamp, got %s',
-                    p_events -> v_index::integer -> 'occurred_at'
-                );
-        END;
+        v_index := challenge._first_bad_timestamp(p_events);
+        IF v_index IS NOT NULL THEN
+            v_problem := format(
+                'occurred_at is not a valid timestamp, got %s', p_events -> v_index::integer -> 'occurred_at'
+            );
+        END IF;
     END IF;
 
     IF v_problem IS NOT NULL THEN

@@ -6,9 +6,8 @@
 -- required integer 0..2,147,483,647, and an optional "inc" 0..1,000,000 for relative goals).
 --
 -- One set-based pass over the items; the per-item checks are cheap jsonb operators and plain
--- string tests. Only the timestamp cast can still fail on a well-formed-looking value (2026-02-30):
--- that is caught once for the whole payload, and only then are items cast one by one to name the
--- culprit.
+-- string tests (occurred_at: _is_zoned_timestamp, shared with _check_events). A well-formed-looking
+-- timestamp can still fail its cast (2026-02-30): _first_bad_timestamp finds it.
 CREATE OR REPLACE FUNCTION challenge._check_write_items(p_items jsonb, p_value_key text)
 RETURNS integer
 LANGUAGE plpgsql
@@ -96,20 +95,7 @@ BEGIN
                         OR length(e.item ->> 'event_id') NOT BETWEEN 1 AND 100
                     )
                     THEN 'event_id must be a string of 1 to 100 characters'
-                WHEN coalesce(e.item -> 'occurred_at', 'null'::jsonb) <> 'null'::jsonb
-                    AND (
-                        jsonb_typeof(e.item -> 'occurred_at') <> 'string'
-                        -- A date and a time ("2026-11-27T10:00..."), ending in Z or a UTC offset
-                        -- (+05, +0530, +05:30). Plain string tests: a regular expression here costs
-                        -- more than the rest of the validation together. The cast below checks the rest.
-                        OR substr(e.item ->> 'occurred_at', 11, 1) NOT IN ('T', 't', ' ')
-                        OR NOT (
-                            right(e.item ->> 'occurred_at', 1) IN ('Z', 'z')
-                            OR substr(e.item ->> 'occurred_at', length(e.item ->> 'occurred_at') - 2, 1) IN ('+', '-')
-                            OR substr(e.item ->> 'occurred_at', length(e.item ->> 'occurred_at') - 4, 1) IN ('+', '-')
-                            OR substr(e.item ->> 'occurred_at', length(e.item ->> 'occurred_at') - 5, 1) IN ('+', '-')
-                        )
-                    )
+                WHEN NOT challenge._is_zoned_timestamp(e.item -> 'occurred_at')
                     THEN format(
                         'occurred_at must be an ISO 8601 timestamp with a UTC offset or Z, got %s',
                         e.item -> 'occurred_at'
@@ -122,19 +108,12 @@ BEGIN
     LIMIT 1;
 
     IF v_problem IS NULL THEN
-        BEGIN
-            IF jsonb_path_exists(p_items, '$[*].occurred_at ? (@.type() == "string")') THEN
-                PERFORM max((e.item ->> 'occurred_at')::timestamptz)
-                FROM jsonb_array_elements(p_items) AS e(item);
-            END IF;
-        EXCEPTION
-            WHEN datetime_field_overflow OR invalid_datetime_format THEN
-                v_index := challenge._first_bad_timestamp(p_items);
-                v_problem := format(
-                    'occurred_at is not a valid timestamp, got %s',
-                    p_items -> v_index::integer -> 'occurred_at'
-                );
-        END;
+        v_index := challenge._first_bad_timestamp(p_items);
+        IF v_index IS NOT NULL THEN
+            v_problem := format(
+                'occurred_at is not a valid timestamp, got %s', p_items -> v_index::integer -> 'occurred_at'
+            );
+        END IF;
     END IF;
 
     IF v_problem IS NOT NULL THEN

@@ -1,0 +1,1 @@
+DROP FUNCTION IF EXISTS challenge._is_zoned_timestamp(jsonb);
