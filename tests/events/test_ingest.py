@@ -130,6 +130,15 @@ def recorded(conn: Conn, prefix: str) -> int:
     return count
 
 
+def backend_pids(conn: Conn) -> set[int]:
+    """Client backends of this database other than our own connection's."""
+    rows = conn.execute(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+        " AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+    ).fetchall()
+    return {int(row[0]) for row in rows}
+
+
 def test_a_writer_killed_mid_stream_and_restarted_gives_the_clean_runs_totals(
     events_db: Conn, db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -140,6 +149,8 @@ def test_a_writer_killed_mid_stream_and_restarted_gives_the_clean_runs_totals(
 
     assert cli.main(["ingest", str(clean), *options]) == 0
 
+    # The subprocess's backends are the ones that appear after this point (see below).
+    before = backend_pids(events_db)
     process = subprocess.Popen(
         [sys.executable, "-m", "pgchallenge.cli", "ingest", str(crash), *options],
         stdout=subprocess.DEVNULL,
@@ -154,6 +165,12 @@ def test_a_writer_killed_mid_stream_and_restarted_gives_the_clean_runs_totals(
     finally:
         process.wait(30)
     assert process.returncode == -signal.SIGKILL
+    # A COMMIT already sent when the client died still completes on the server: count only once the
+    # killed writer's backends have ended, or a late commit would be missed.
+    deadline = time.monotonic() + 30
+    while backend_pids(events_db) - before:
+        assert time.monotonic() < deadline, "the killed writer's backends did not end"
+        time.sleep(0.01)
     done_before_kill = recorded(events_db, "crash")
     assert 0 < done_before_kill < EVENTS, "killed mid-stream"
 
