@@ -15,7 +15,12 @@ migrate, seed with ``seed.sql`` (half the rows active, some completed, some clai
    and the submit-to-commit latency of a sample of events;
 2. single batch: ``record_events`` with 1,000 fresh events vs ``increment_progress_batch`` with the same
    1,000 (player, goal) applications (with and without event ids), alternating, each call in a
-   transaction that is rolled back, so every round sees the same rows; medians over ``--rounds``.
+   transaction that is rolled back, so every round sees the same rows; medians over ``--rounds``. The
+   record_events and event-id batch calls run twice, with the audit ledger off and on (``SET LOCAL
+   pgchallenge.ledger``), and the ratio on/off is the ledger's cost.
+
+The database runs with ``pgchallenge.ledger = off`` (the sustained run measures ingestion without the
+audit trail, as the reference has none); only the ``*_ledger`` single-batch calls switch it on.
 """
 
 from __future__ import annotations
@@ -105,7 +110,13 @@ def sustained(url: str, events: list[dict[str, Any]], args: argparse.Namespace) 
 
 def single_batch(url: str, players: int, rounds: int, seed: int) -> dict[str, Any]:
     rng = random.Random(seed)
-    timings: dict[str, list[float]] = {"record_events": [], "increment_ids": [], "increment_plain": []}
+    timings: dict[str, list[float]] = {
+        "record_events": [],
+        "record_events_ledger": [],
+        "increment_ids": [],
+        "increment_ids_ledger": [],
+        "increment_plain": [],
+    }
     with psycopg.connect(url) as conn:
         for round_index in range(rounds):
             tag = f"single-{round_index}-{uuid.uuid4().hex[:6]}"
@@ -122,11 +133,15 @@ def single_batch(url: str, players: int, rounds: int, seed: int) -> dict[str, An
             with_ids = [{**item, "event_id": e["event_id"]} for item, e in zip(plain, events, strict=True)]
             calls = [
                 ("record_events", "SELECT challenge.record_events(%s::jsonb)", events),
+                ("record_events_ledger", "SELECT challenge.record_events(%s::jsonb)", events),
                 ("increment_ids", "SELECT challenge.increment_progress_batch(%s::jsonb)", with_ids),
+                ("increment_ids_ledger", "SELECT challenge.increment_progress_batch(%s::jsonb)", with_ids),
                 ("increment_plain", "SELECT challenge.increment_progress_batch(%s::jsonb)", plain),
             ]
             rng.shuffle(calls)
             for name, query, payload in calls:
+                if name.endswith("_ledger"):
+                    conn.execute("SET LOCAL pgchallenge.ledger = on")
                 started = time.perf_counter()
                 conn.execute(query, [Jsonb(payload)]).fetchone()
                 timings[name].append((time.perf_counter() - started) * 1000)
@@ -157,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     with psycopg.connect(server, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{DATABASE}"')
+        admin.execute(f'ALTER DATABASE "{DATABASE}" SET pgchallenge.ledger = off')
     url = make_conninfo(server, dbname=DATABASE)
     try:
         log("migrating")
@@ -200,6 +216,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"submit -> commit (sampled): p50 {lag['p50']:.1f} ms, p99 {lag['p99']:.1f} ms")
     print("single 1,000-event batch, medians: " + ", ".join(f"{k} {v:.1f} ms" for k, v in single.items()))
+    print(
+        f"audit ledger on/off: record_events {single['record_events_ledger'] / single['record_events']:.2f}x,"
+        f" increment_progress_batch {single['increment_ids_ledger'] / single['increment_ids']:.2f}x"
+    )
     if args.output:
         args.output.write_text(json.dumps(results, indent=2), encoding="utf-8")
     return 0

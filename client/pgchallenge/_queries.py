@@ -50,3 +50,9 @@ DELETE_EXPIRED_PROGRESS: Final = "SELECT challenge.delete_expired_progress($1, $
 PRUNE_PROCESSED_EVENTS: Final = "SELECT challenge.prune_processed_events($1, $2)"
 
 DELETE_USER_DATA: Final = "SELECT challenge.delete_user_data($1)"
+
+EXPLAIN_PROGRESS: Final = "SELECT * FROM challenge.explain_progress($1, $2)"
+
+CREATE_LEDGER_PARTITIONS: Final = "SELECT challenge.create_ledger_partitions($1)"
+
+PRUNE_LEDGER: Final = "SELECT challenge.prune_ledger($1, $2)"

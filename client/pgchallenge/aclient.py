@@ -17,6 +17,8 @@ from pgchallenge.client import (
     DEFAULT_EVENTS_BATCH,
     DEFAULT_EXPIRED_BATCH,
     DEFAULT_LEASE,
+    DEFAULT_LEDGER_DAYS_AHEAD,
+    DEFAULT_LEDGER_RETENTION,
     DEFAULT_RETENTION,
     config_param,
     events_param,
@@ -34,6 +36,7 @@ from pgchallenge.models import (
     EventsResult,
     GoalProgress,
     IncrementItem,
+    LedgerEntry,
     RewardGrant,
     SetItem,
     WriteResult,
@@ -161,6 +164,20 @@ class AsyncClient:
     async def delete_user_data(self, user_id: str) -> int:
         """Erase one player's rows in all tables; raises ``RewardGrantPending`` while a grant is pending."""
         return int(await self._one(q.DELETE_USER_DATA, [user_id], scalar_row))
+
+    async def explain_progress(self, user_id: str, goal_id: str) -> list[LedgerEntry]:
+        """The goal's history from the audit ledger, oldest first: "why is my quest at 7/10?"."""
+        return await self._all(q.EXPLAIN_PROGRESS, [user_id, goal_id], class_row(LedgerEntry))
+
+    async def create_ledger_partitions(self, days_ahead: int = DEFAULT_LEDGER_DAYS_AHEAD) -> int:
+        """Create the ledger's day partitions from today to ``days_ahead`` days ahead; returns how many."""
+        return int(await self._one(q.CREATE_LEDGER_PARTITIONS, [days_ahead], scalar_row))
+
+    async def prune_ledger(
+        self, older_than: timedelta = DEFAULT_LEDGER_RETENTION, batch_size: int = DEFAULT_EVENTS_BATCH
+    ) -> int:
+        """Drop ledger days older than ``older_than`` (and old default-partition rows, one batch)."""
+        return int(await self._one(q.PRUNE_LEDGER, [older_than, batch_size], scalar_row))
 
     async def _all(self, query: str, params: Sequence[Any], row_factory: AsyncRowFactory[R]) -> list[R]:
         with translated_errors():

@@ -12,7 +12,7 @@ import re
 import sys
 import warnings
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import timedelta, timezone
 from pathlib import Path
 
 import psycopg
@@ -67,7 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     load.set_defaults(handler=cmd_load_config)
 
     maintain = commands.add_parser(
-        "maintain", help="one maintenance pass: delete expired progress rows, prune old event ids"
+        "maintain",
+        help="one maintenance pass: delete expired progress rows, prune old event ids, rotate the audit"
+        " ledger's day partitions (run it daily)",
     )
     maintain.add_argument(
         "--retention",
@@ -84,6 +86,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="forget event ids remembered longer ago than this: the dedup window (default 7d)",
     )
     maintain.add_argument(
+        "--ledger-retention",
+        type=_interval,
+        default=timedelta(days=90),
+        metavar="AGE",
+        help="drop audit ledger days older than this (default 90d)",
+    )
+    maintain.add_argument(
+        "--ledger-days-ahead",
+        type=_ledger_days,
+        default=7,
+        metavar="DAYS",
+        help="create the audit ledger's day partitions this many days ahead, 0 to 366 (default 7)",
+    )
+    maintain.add_argument(
         "--batch-size",
         type=_maintenance_batch,
         default=1000,
@@ -91,6 +107,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_database_url(maintain)
     maintain.set_defaults(handler=cmd_maintain)
+
+    explain = commands.add_parser(
+        "explain", help="a player's goal history from the audit ledger: why is the quest at 7/10?"
+    )
+    explain.add_argument("user_id")
+    explain.add_argument("goal_id")
+    _add_database_url(explain)
+    explain.set_defaults(handler=cmd_explain)
 
     # The suite ships as pgchallenge.bench (the repository's bench/ folder); its options are its own.
     from pgchallenge.bench import run as bench_run
@@ -202,6 +226,13 @@ def _maintenance_batch(text: str) -> int:
     return value
 
 
+def _ledger_days(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 366:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 366, got {text}")
+    return value
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     url = resolve_database_url(args.database_url)
     if args.sql:
@@ -249,9 +280,36 @@ def cmd_maintain(args: argparse.Namespace) -> int:
         client = Client(conn)
         expired = _drain(lambda: client.delete_expired_progress(args.retention, args.batch_size), args)
         events = _drain(lambda: client.prune_processed_events(args.event_retention, args.batch_size), args)
+        created = client.create_ledger_partitions(args.ledger_days_ahead)
+        pruned = _drain(lambda: client.prune_ledger(args.ledger_retention, args.batch_size), args)
     print(f"expired progress rows deleted: {expired} (expired more than {_age(args.retention)} ago)")
     print(f"processed event ids pruned:    {events} (remembered more than {_age(args.event_retention)} ago)")
+    print(f"ledger partitions created:     {created} (up to {args.ledger_days_ahead} days ahead)")
+    print(f"ledger days/rows pruned:       {pruned} (recorded more than {_age(args.ledger_retention)} ago)")
     return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    with connect(args.database_url, autocommit=True) as conn:
+        entries = Client(conn).explain_progress(args.user_id, args.goal_id)
+    if not entries:
+        print(f"no recorded history for {args.user_id} / {args.goal_id} (is pgchallenge.ledger on?)")
+        return 0
+    print(f"{'recorded at (UTC)':<24} {'operation':<10} {'progress':>15}  {'status':<25} events")
+    for entry in entries:
+        progress = f"{_or_dash(entry.progress_before)} -> {_or_dash(entry.progress_after)}"
+        status = f"{_or_dash(entry.status_before)} -> {_or_dash(entry.status_after)}"
+        operation = entry.operation + ("*" if entry.rotated else "")
+        events = ", ".join(entry.event_ids or [])
+        recorded = entry.recorded_at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+        print(f"{recorded:<24} {operation:<10} {progress:>15}  {status:<25} {events}".rstrip())
+    if any(entry.rotated for entry in entries):
+        print("* the change first moved the goal into a new rotation period")
+    return 0
+
+
+def _or_dash(value: object) -> str:
+    return "-" if value is None else str(value)
 
 
 def _drain(delete_batch: Callable[[], int], args: argparse.Namespace) -> int:

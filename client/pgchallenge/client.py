@@ -25,6 +25,7 @@ from pgchallenge.models import (
     EventsResult,
     GoalProgress,
     IncrementItem,
+    LedgerEntry,
     RewardGrant,
     SetItem,
     WriteResult,
@@ -42,6 +43,8 @@ DEFAULT_LEASE = timedelta(minutes=1)
 DEFAULT_RETENTION = timedelta(days=7)
 DEFAULT_EXPIRED_BATCH = 1000
 DEFAULT_EVENTS_BATCH = 10_000
+DEFAULT_LEDGER_DAYS_AHEAD = 7
+DEFAULT_LEDGER_RETENTION = timedelta(days=90)
 
 
 class Client:
@@ -156,6 +159,20 @@ class Client:
     def delete_user_data(self, user_id: str) -> int:
         """Erase one player's rows in all tables; raises ``RewardGrantPending`` while a grant is pending."""
         return int(self._one(q.DELETE_USER_DATA, [user_id], scalar_row))
+
+    def explain_progress(self, user_id: str, goal_id: str) -> list[LedgerEntry]:
+        """The goal's history from the audit ledger, oldest first: "why is my quest at 7/10?"."""
+        return self._all(q.EXPLAIN_PROGRESS, [user_id, goal_id], class_row(LedgerEntry))
+
+    def create_ledger_partitions(self, days_ahead: int = DEFAULT_LEDGER_DAYS_AHEAD) -> int:
+        """Create the ledger's day partitions from today to ``days_ahead`` days ahead; returns how many."""
+        return int(self._one(q.CREATE_LEDGER_PARTITIONS, [days_ahead], scalar_row))
+
+    def prune_ledger(
+        self, older_than: timedelta = DEFAULT_LEDGER_RETENTION, batch_size: int = DEFAULT_EVENTS_BATCH
+    ) -> int:
+        """Drop ledger days older than ``older_than`` (and old default-partition rows, one batch)."""
+        return int(self._one(q.PRUNE_LEDGER, [older_than, batch_size], scalar_row))
 
     def _all(self, query: str, params: Sequence[Any], row_factory: RowFactory[R]) -> list[R]:
         with translated_errors(), psycopg.RawCursor(self._conn, row_factory=row_factory) as cursor:

@@ -30,6 +30,8 @@ GrantState = Literal["pending", "granted", "failed"]
 
 RewardType = Literal["ITEM", "WALLET"]
 
+LedgerOperation = Literal["assign", "unassign", "increment", "set", "rotate", "claim", "expire"]
+
 STATUSES: tuple[Status, ...] = get_args(Status)
 GRANT_STATES: tuple[GrantState, ...] = get_args(GrantState)
 OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
@@ -113,6 +115,28 @@ class RewardGrant:
     def idempotency_key(self) -> str:
         """The key to send to the game platform with the grant: the claim id, the same on every attempt."""
         return self.claim_id
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One change of a player's goal, from the audit ledger (``challenge.explain_progress``)."""
+
+    change_id: int
+    recorded_at: datetime
+    # The transaction that made the change: entries of one call share it.
+    txid: int
+    operation: LedgerOperation
+    # Event ids of the applied items behind the change, in order; None when they carried none.
+    event_ids: list[str] | None
+    # None before: the row was created; None after: the row was deleted (expired).
+    progress_before: int | None
+    progress_after: int | None
+    status_before: Status | None
+    status_after: Status | None
+    # The change first moved the row into a later rotation period (the goal's onExpiry rule).
+    rotated: bool
+    period_start: datetime | None
+    occurred_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 -- challenge._apply_routed(p_items jsonb, p_values boolean) RETURNS jsonb
 --
 -- Private, for record_events. Applies routed items (already sorted by user_id, goal_id, event order)
--- through set_progress_batch (p_values) or increment_progress_batch, and returns the summed batch
+-- through _set_batch (p_values) or _increment_batch as prepared items, and returns the summed batch
 -- result. NULL or an empty array is a no-op. More items than a batch function accepts (50,000: one
 -- event can reach several goals) go in consecutive slices; since the items are sorted by key, the
 -- slices lock their rows in the same global order as one call would.
@@ -29,8 +29,8 @@ BEGIN
         v_result := challenge._merge_batch_results(
             v_result,
             CASE
-                WHEN p_values THEN challenge.set_progress_batch(v_slice)
-                ELSE challenge.increment_progress_batch(v_slice)
+                WHEN p_values THEN challenge._set_batch(v_slice, true)
+                ELSE challenge._increment_batch(v_slice, true)
             END
         );
     END LOOP;

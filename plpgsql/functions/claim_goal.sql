@@ -205,15 +205,28 @@ BEGIN
     END IF;
 
     -- A claim is a write: a row of a goal that carries progress over moves to the current period.
-    UPDATE challenge.progress AS p
-    SET
-        status = 'claimed',
-        claimed_at = v_now,
-        period_start = greatest(p.period_start, v_current_period),
-        expires_at = coalesce(challenge._period_end(v_schedule, v_now), p.expires_at),
-        updated_at = v_now
-    WHERE p.user_id = p_user_id
-        AND p.goal_id = p_goal_id;
+    -- The row is locked since the first read, so v_status and v_period_start are its state before.
+    WITH claimed AS (
+        UPDATE challenge.progress AS p
+        SET
+            status = 'claimed',
+            claimed_at = v_now,
+            period_start = greatest(p.period_start, v_current_period),
+            expires_at = coalesce(challenge._period_end(v_schedule, v_now), p.expires_at),
+            updated_at = v_now
+        WHERE p.user_id = p_user_id
+            AND p.goal_id = p_goal_id
+        RETURNING p.progress, p.status, p.period_start
+    )
+    INSERT INTO challenge.ledger (
+        user_id, goal_id, operation, progress_before, progress_after, status_before, status_after, rotated,
+        period_start
+    )
+    SELECT
+        p_user_id, p_goal_id, 'claim', c.progress, c.progress, v_status, c.status,
+        c.period_start IS DISTINCT FROM v_period_start, c.period_start
+    FROM claimed AS c
+    WHERE challenge._ledger_enabled();
 
     -- Delivered at commit, and only if the claim commits: a worker never wakes for a rolled-back claim.
     PERFORM pg_notify('pgchallenge_reward_grants', v_claim_id);

@@ -6,8 +6,9 @@
 -- status, oldest first, and returns how many it deleted. Call it again until it returns less than
 -- p_batch_size (pgchallenge maintain does). Rows locked by a writer or by a concurrent call are
 -- skipped (SKIP LOCKED), so several cleaners do not contend and never block the writers for long.
--- Reward grants are not progress: a claim's grant row stays (and is still delivered). Bad arguments
--- raise CH003.
+-- Reward grants are not progress: a claim's grant row stays (and is still delivered). Each deleted
+-- row adds an 'expire' row (its last state, nothing after) to the audit ledger. Bad arguments raise
+-- CH003.
 CREATE OR REPLACE FUNCTION challenge.delete_expired_progress(
     p_retention interval DEFAULT '7 days',
     p_batch_size integer DEFAULT 1000
@@ -33,7 +34,15 @@ BEGIN
         DELETE FROM challenge.progress AS p
         USING doomed AS d
         WHERE p.ctid = d.row_tid
-        RETURNING 1
+        RETURNING p.user_id, p.goal_id, p.progress, p.status, p.period_start
+    ),
+    logged AS (
+        INSERT INTO challenge.ledger (
+            user_id, goal_id, operation, progress_before, status_before, period_start
+        )
+        SELECT g.user_id, g.goal_id, 'expire', g.progress, g.status, g.period_start
+        FROM gone AS g
+        WHERE challenge._ledger_enabled()
     )
     SELECT count(*)
     INTO v_deleted

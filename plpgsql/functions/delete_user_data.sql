@@ -1,8 +1,8 @@
 -- challenge.delete_user_data(p_user_id text) RETURNS bigint
 --
 -- Erases one player (GDPR): deletes every row that names p_user_id, in every table (progress rows,
--- and claims with their reward grants once granted or failed), and returns how many rows it
--- deleted (0 for an unknown player, no error). Remembered event ids name no player and stay until
+-- claims with their reward grants once granted or failed, the audit ledger's history), and returns
+-- how many rows it deleted (0 for an unknown player, no error). Remembered event ids name no player and stay until
 -- pruned. A reward still pending delivery is never dropped: while the player has a pending grant the
 -- call raises CH026 reward_grant_pending (DETAIL lists the claim ids) and deletes nothing; call it
 -- again once the reward worker has granted them (or left them failed). The player's progress rows
@@ -17,6 +17,7 @@ DECLARE
     v_pending text[];
     v_grants bigint;
     v_progress bigint;
+    v_ledger bigint;
 BEGIN
     PERFORM challenge._check_identifier('user_id', p_user_id);
 
@@ -60,6 +61,16 @@ BEGIN
     INTO v_progress
     FROM gone;
 
-    RETURN v_grants + v_progress;
+    -- Every partition's index on (user_id, goal_id, change_id) finds the player's history.
+    WITH gone AS (
+        DELETE FROM challenge.ledger AS l
+        WHERE l.user_id = p_user_id
+        RETURNING 1
+    )
+    SELECT count(*)
+    INTO v_ledger
+    FROM gone;
+
+    RETURN v_grants + v_progress + v_ledger;
 END;
 $function$;

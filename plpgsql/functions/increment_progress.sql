@@ -10,7 +10,8 @@
 -- guarded UPDATE by primary key joined to the catalog. completed_at takes this call's own timestamp
 -- (clock_timestamp() at entry), so "completed_at = that timestamp" in RETURNING tells exactly whether
 -- this call completed the goal, without reading the old row first. Only when the UPDATE matched nothing
--- are the catalog and the row read, to name the reason.
+-- are the catalog and the row read, to name the reason. With the audit ledger on (pgchallenge.ledger),
+-- the row is first locked and read for the ledger's "before", and an applied call adds one ledger row.
 CREATE OR REPLACE FUNCTION challenge.increment_progress(
     p_user_id text,
     p_goal_id text,
@@ -24,6 +25,11 @@ SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
     v_now timestamptz := clock_timestamp();
+    v_ledger boolean := challenge._ledger_enabled();
+    v_before_progress integer;
+    v_before_status text;
+    v_before_period timestamptz;
+    v_period_after timestamptz;
     v_day date;
     v_duplicate boolean := false;
     v_is_daily boolean;
@@ -67,6 +73,16 @@ BEGIN
     -- Retried only if the row becomes movable between the UPDATE and the follow-up read.
     FOR v_attempt IN 1..3 LOOP
         IF NOT v_duplicate THEN
+            IF v_ledger THEN
+                -- The ledger records the row as it was: lock it first (the UPDATE would lock it anyway),
+                -- so no other writer can change it between this read and the UPDATE.
+                SELECT p.progress, p.status, p.period_start
+                INTO v_before_progress, v_before_status, v_before_period
+                FROM challenge.progress AS p
+                WHERE p.user_id = p_user_id
+                    AND p.goal_id = p_goal_id
+                FOR NO KEY UPDATE;
+            END IF;
             -- Every expression reads p, never a copy of it: when this UPDATE waits for another writer,
             -- PostgreSQL re-evaluates them on the row's latest version. A write in a later period than
             -- the row's moves the row there, first applying the goal's onExpiry rule: _period_resets
@@ -122,10 +138,21 @@ BEGIN
                     OR p.last_counted_day < v_day
                     OR challenge._period_resets(p, g, e.event_period)
                 )
-            RETURNING p.progress, p.status, p.completed_at IS NOT DISTINCT FROM v_now
-            INTO progress, status, newly_completed;
+            RETURNING p.progress, p.status, p.completed_at IS NOT DISTINCT FROM v_now, p.period_start
+            INTO progress, status, newly_completed, v_period_after;
 
             IF FOUND THEN
+                IF v_ledger THEN
+                    INSERT INTO challenge.ledger (
+                        user_id, goal_id, operation, event_ids, progress_before, progress_after, status_before,
+                        status_after, rotated, period_start, occurred_at
+                    )
+                    VALUES (
+                        p_user_id, p_goal_id, 'increment', CASE WHEN p_event_id IS NOT NULL THEN ARRAY[p_event_id] END,
+                        v_before_progress, progress, v_before_status, status,
+                        v_period_after IS DISTINCT FROM v_before_period, v_period_after, p_occurred_at
+                    );
+                END IF;
                 outcome := 'applied';
                 RETURN NEXT;
                 RETURN;

@@ -7,6 +7,7 @@
 -- NOTHING). A default goal added to the config later is assigned on the next call; a goal the player
 -- deactivated keeps its row and is not re-activated. New rows of goals with rotation periods start in
 -- the current period (expires_at = its end); existing rows are returned as of now (see the view).
+-- Each row created adds an 'assign' row to the audit ledger.
 CREATE OR REPLACE FUNCTION challenge.initialize_player(p_user_id text, p_namespace text DEFAULT 'default')
 RETURNS SETOF challenge.goal_progress
 LANGUAGE plpgsql
@@ -16,18 +17,26 @@ BEGIN
     PERFORM challenge._check_identifier('user_id', p_user_id);
     PERFORM challenge._check_identifier('namespace', p_namespace);
 
-    INSERT INTO challenge.progress AS p (
-        user_id, goal_id, namespace, progress, status, is_active, assigned_at, updated_at, period_start,
-        expires_at
+    WITH created AS (
+        INSERT INTO challenge.progress AS p (
+            user_id, goal_id, namespace, progress, status, is_active, assigned_at, updated_at, period_start,
+            expires_at
+        )
+        SELECT
+            p_user_id, g.goal_id, p_namespace, 0, 'not_started', true, now(), now(),
+            challenge._period_start(g.period_schedule, now()), challenge._period_end(g.period_schedule, now())
+        FROM challenge.goals AS g
+        WHERE g.default_assigned
+            AND g.retired_at IS NULL
+        ORDER BY g.goal_id
+        ON CONFLICT (user_id, goal_id) DO NOTHING
+        RETURNING p.goal_id, p.progress, p.status, p.period_start
     )
-    SELECT
-        p_user_id, g.goal_id, p_namespace, 0, 'not_started', true, now(), now(),
-        challenge._period_start(g.period_schedule, now()), challenge._period_end(g.period_schedule, now())
-    FROM challenge.goals AS g
-    WHERE g.default_assigned
-        AND g.retired_at IS NULL
-    ORDER BY g.goal_id
-    ON CONFLICT (user_id, goal_id) DO NOTHING;
+    INSERT INTO challenge.ledger (user_id, goal_id, operation, progress_after, status_after, period_start)
+    SELECT p_user_id, c.goal_id, 'assign', c.progress, c.status, c.period_start
+    FROM created AS c
+    WHERE challenge._ledger_enabled()
+    ORDER BY c.goal_id;
 
     RETURN QUERY
     SELECT v.*

@@ -23,8 +23,9 @@
 -- - Malformed input raises CH002 (DETAIL "item N: ...") and changes nothing; at most 50,000 events.
 --
 -- How: one validation pass, one sorted insert of the event ids, one set-based join of the fresh events
--- with the catalog; the increments then go through increment_progress_batch and the absolute values
--- through set_progress_batch (without event ids: deduplication happened per event, above). Always
+-- with the catalog; the increments then go through the body of increment_progress_batch and the
+-- absolute values through that of set_progress_batch, as prepared items (validated, deduplicated per
+-- event above; the event id goes along to label the ledger rows). Always
 -- increments first, then values, each sorted by (user_id, goal_id): increments and values never touch
 -- the same goal (a goal has one event source), so every record_events call locks its rows in one
 -- global order and concurrent calls cannot deadlock. Routed items beyond the batch functions' 50,000
@@ -52,6 +53,7 @@ BEGIN
     WITH routed AS (
         SELECT
             e.ord,
+            e.event_id,
             e.user_id,
             g.goal_id,
             e.kind = 'statistic' AND g.goal_type = 'absolute' AS takes_value,
@@ -60,8 +62,11 @@ BEGIN
             e.occurred_at
         FROM ROWS FROM (
             jsonb_to_recordset(p_events)
-                AS (user_id text, kind text, stat_code text, value numeric, inc numeric, occurred_at text)
-        ) WITH ORDINALITY AS e(user_id, kind, stat_code, value, inc, occurred_at, ord)
+                AS (
+                    event_id text, user_id text, kind text, stat_code text, value numeric, inc numeric,
+                    occurred_at text
+                )
+        ) WITH ORDINALITY AS e(event_id, user_id, kind, stat_code, value, inc, occurred_at, ord)
         JOIN unnest(v_fresh_ords) AS f(ord)
             ON f.ord = e.ord
         JOIN challenge.goals AS g
@@ -76,7 +81,8 @@ BEGIN
                 'goal_id', r.goal_id,
                 -- numeric: JSON may spell an integer 3.0; validation guaranteed an integral value.
                 'delta', coalesce(r.inc, 1)::integer,
-                'occurred_at', r.occurred_at
+                'occurred_at', r.occurred_at,
+                'event_id', r.event_id
             )
             ORDER BY r.user_id, r.goal_id, r.ord
         ) FILTER (WHERE NOT r.takes_value),
@@ -88,7 +94,8 @@ BEGIN
                 -- Only when the event carries it (JSON null means absent): a relative goal derives its
                 -- baseline from the first value of a period as value - inc.
                 'inc', r.inc::integer,
-                'occurred_at', r.occurred_at
+                'occurred_at', r.occurred_at,
+                'event_id', r.event_id
             )
             ORDER BY r.user_id, r.goal_id, r.ord
         ) FILTER (WHERE r.takes_value AND r.value IS NOT NULL),

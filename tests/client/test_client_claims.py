@@ -21,6 +21,7 @@ from pgchallenge import (
     GoalProgress,
     InsufficientGoals,
     InvalidArgument,
+    LedgerEntry,
     PrerequisitesNotMet,
     RewardGrant,
     RewardGrantPending,
@@ -140,8 +141,37 @@ def test_maintenance_methods(client: Client, db: psycopg.Connection[Any]) -> Non
     assert caught.value.detail == "Pending claims: c-u2."
     client.lease_reward_grants("w", 1)
     client.finish_reward_grant("c-u2", True)
-    assert client.delete_user_data("u2") == 5  # 4 default rows and the granted claim
+    history = ledger_rows(db, "u2")
+    assert history > 0
+    assert client.delete_user_data("u2") == 5 + history  # 4 default rows, the granted claim, the ledger
     assert client.delete_user_data("u2") == 0
+    assert ledger_rows(db, "u2") == 0
+
+
+def ledger_rows(db: psycopg.Connection[Any], user_id: str) -> int:
+    row = db.execute("SELECT count(*) FROM challenge.ledger WHERE user_id = %s", [user_id]).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_ledger_methods(client: Client) -> None:
+    completed(client)
+    client.claim_goal("u1", "kill-3", "c-1")
+    entries = client.explain_progress("u1", "kill-3")
+    assert all(isinstance(e, LedgerEntry) for e in entries)
+    assert [(e.operation, e.progress_before, e.progress_after, e.status_after) for e in entries] == [
+        ("assign", None, 0, "not_started"),
+        ("increment", 0, 3, "completed"),
+        ("claim", 3, 3, "claimed"),
+    ]
+    assert entries[1].status_before == "not_started" and not entries[1].rotated
+    assert entries[0].change_id < entries[1].change_id < entries[2].change_id
+    assert client.explain_progress("u1", "no-such-goal") == []
+    assert client.create_ledger_partitions(2) == 3
+    assert client.create_ledger_partitions(2) == 0
+    assert client.prune_ledger() == 0
+    with pytest.raises(InvalidArgument):
+        client.create_ledger_partitions(-1)
 
 
 def test_async_client_round_trip(db_url: str, client: Client) -> None:
@@ -165,6 +195,10 @@ def test_async_client_round_trip(db_url: str, client: Client) -> None:
             assert len(picked) == 1
             assert await aclient.delete_expired_progress() == 0
             assert await aclient.prune_processed_events() == 0
-            assert await aclient.delete_user_data("u9") == 2
+            [assigned] = await aclient.explain_progress("u9", "optional-1")
+            assert isinstance(assigned, LedgerEntry) and assigned.operation == "assign"
+            assert await aclient.create_ledger_partitions(0) == 1
+            assert await aclient.prune_ledger(timedelta(days=1), 10) == 0
+            assert await aclient.delete_user_data("u9") == 4  # 2 progress rows, their 2 'assign' entries
 
     asyncio.run(main())

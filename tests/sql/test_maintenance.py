@@ -153,11 +153,14 @@ def test_delete_user_data_removes_every_row_of_the_player(qa: QuestApi) -> None:
     qa.finish("c-u2", True)
     qa.finish("g-u2", True)
     before = qa.table_rows()
-    # 4 progress rows (3 default + q-gold) and 2 grants (one granted, one failed).
-    assert qa.delete_user("u1") == 6
+    history = [r for r in before["ledger"] if r["user_id"] == "u1"]
+    assert history, "the audit ledger recorded u1's changes"
+    # 4 progress rows (3 default + q-gold), 2 grants (one granted, one failed) and u1's ledger history.
+    assert qa.delete_user("u1") == 6 + len(history)
     after = qa.table_rows()
     assert after["progress"] == [r for r in before["progress"] if r["user_id"] != "u1"]
     assert after["reward_grants"] == [r for r in before["reward_grants"] if r["user_id"] != "u1"]
+    assert after["ledger"] == [r for r in before["ledger"] if r["user_id"] != "u1"]
     assert after["processed_events"] == before["processed_events"]
     # A replayed claim id of an erased player is gone too: the goal must be assigned again to be claimed.
     with pytest.raises(psycopg.Error) as caught:
@@ -186,8 +189,10 @@ def test_delete_user_data_refuses_while_a_grant_is_pending(qa: QuestApi) -> None
     qa.lease("w1", 10)
     qa.finish("c-1", True)
     qa.finish("c-2", True)
-    assert qa.delete_user("u1") == 6  # 4 progress rows, 2 grants
+    history = len(qa.table_rows()["ledger"])
+    assert qa.delete_user("u1") == 6 + history  # 4 progress rows, 2 grants, the ledger history
     assert qa.table_rows()["progress"] == []
+    assert qa.table_rows()["ledger"] == []
 
 
 def test_delete_user_data_bad_argument(qa: QuestApi) -> None:

@@ -1,0 +1,1 @@
+DROP FUNCTION IF EXISTS challenge._increment_batch(jsonb, boolean);

@@ -1,0 +1,1 @@
+DROP FUNCTION IF EXISTS challenge.explain_progress(text, text);

@@ -1,0 +1,1 @@
+DROP FUNCTION IF EXISTS challenge.prune_ledger(interval, integer);
