@@ -4,11 +4,15 @@
 -- ahead (0..366) and returns how many it created. Rows already recorded in ledger_default for such a
 -- day move into the new partition, in this transaction. Run it daily (pgchallenge maintain does),
 -- so that the ledger's rows land in day partitions and prune_ledger can drop whole days. Idempotent;
--- bad arguments raise CH003. Partitions are named challenge.ledger_YYYYMMDD.
+-- bad arguments raise CH003. Partitions are named challenge.ledger_YYYYMMDD. Writers keep writing
+-- meanwhile (attaching locks the ledger in SHARE UPDATE EXCLUSIVE mode, which they do not conflict
+-- with); only writes into ledger_default wait, for at most lock_timeout (5 s), else this call fails
+-- and changes nothing: run it again.
 CREATE OR REPLACE FUNCTION challenge.create_ledger_partitions(p_days_ahead integer DEFAULT 7)
 RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+SET lock_timeout = '5s'
 AS $function$
 DECLARE
     v_today date := (clock_timestamp() AT TIME ZONE 'UTC')::date;
