@@ -6,8 +6,8 @@
 -- so that the ledger's rows land in day partitions and prune_ledger can drop whole days. Idempotent;
 -- bad arguments raise CH003. Partitions are named challenge.ledger_YYYYMMDD. Writers keep writing
 -- meanwhile (attaching locks the ledger in SHARE UPDATE EXCLUSIVE mode, which they do not conflict
--- with); only writes into ledger_default wait, for at most lock_timeout (5 s), else this call fails
--- and changes nothing: run it again.
+-- with); only writes into ledger_default wait for this call, and it waits for theirs at most
+-- lock_timeout (5 s), else it fails and changes nothing: run it again.
 CREATE OR REPLACE FUNCTION challenge.create_ledger_partitions(p_days_ahead integer DEFAULT 7)
 RETURNS integer
 LANGUAGE plpgsql
@@ -30,6 +30,10 @@ BEGIN
     END IF;
     -- One maintenance run at a time: two would race to create the same partition.
     PERFORM pg_advisory_xact_lock(hashtext('challenge.create_ledger_partitions'));
+    -- Writers still inserting into the default partition would leave rows behind the move below (an
+    -- uncommitted row is invisible to it) and make the attach fail: wait for them, and hold new ones
+    -- off until this transaction ends. Writers into existing day partitions are not affected.
+    LOCK TABLE challenge.ledger_default IN SHARE ROW EXCLUSIVE MODE;
 
     FOR v_offset IN 0 .. p_days_ahead LOOP
         v_day := v_today + v_offset;

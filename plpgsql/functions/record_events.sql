@@ -43,6 +43,8 @@ DECLARE
     v_no_value bigint;
     v_result jsonb;
 BEGIN
+    -- A bad pgchallenge.ledger value fails every call, even one whose events reach no goal.
+    PERFORM challenge._ledger_enabled();
     v_events := challenge._check_events(p_events);
     IF v_events = 0 THEN
         RETURN jsonb_build_object('events', 0, 'duplicate_events', 0) || challenge._batch_result('{}', '[]');
