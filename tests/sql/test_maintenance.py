@@ -264,7 +264,29 @@ def test_maintain_runs_one_pass_and_prints_counts(
     assert status == 0
     assert "expired progress rows deleted: 7 (expired more than 5d ago)" in out
     assert "processed event ids pruned:    5 (remembered more than 2d ago)" in out
+    assert "ledger partitions created:     8 (up to 7 days ahead)" in out
+    assert "ledger days/rows pruned:       0 (recorded more than 90d ago)" in out
     assert {r["user_id"] for r in qa.table_rows()["progress"]} == {"keep", "u1"}
+    # Everything recorded so far (in the default partition until now) moved into today's partition.
+    partitions = qa.rows("SELECT DISTINCT tableoid::regclass::text AS part FROM challenge.ledger")
+    assert [r["part"] for r in partitions] == [
+        qa.scalar("SELECT 'challenge.ledger_' || to_char((now() AT TIME ZONE 'UTC')::date, 'YYYYMMDD')")
+    ]
+
+
+def test_explain_prints_one_goals_history(
+    qa: QuestApi, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    qa.init("u1")
+    qa.conn.execute("SELECT challenge.increment_progress('u1', 'q-kill', 2, 'e-7')")
+    assert cli.main(["explain", "u1", "q-kill", "--database-url", db_url]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["recorded", "at", "(UTC)", "operation", "progress", "status", "events"]
+    assert lines[1].split()[2:] == ["assign", "-", "->", "0", "-", "->", "not_started"]
+    assert lines[2].split()[2:] == ["increment", "0", "->", "2", "not_started", "->", "completed", "e-7"]
+    assert len(lines) == 3
+    assert cli.main(["explain", "u1", "no-such-goal", "--database-url", db_url]) == 0
+    assert "no recorded history for u1 / no-such-goal" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("argv", [["--retention", "soon"], ["--batch-size", "0"], ["--batch-size", "100001"]])
