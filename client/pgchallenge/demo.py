@@ -347,7 +347,13 @@ def format_summary(summary: DemoSummary) -> str:
     lines += [_row(f"skipped {kind}", f"{count:,}") for kind, count in summary.skipped.items()]
     lines.append(_row("goals completed", f"{summary.completed:,}"))
     lines += ["", f"progress of {summary.sample_user}:", *format_rows(summary.sample_rows)]
-    lines += ["", "explore it:", f'  psql "{summary.database_url}"']
+    lines += [
+        "",
+        "explore it:",
+        f'  psql "{summary.database_url}"',
+        f'  pgchallenge explain {summary.sample_user} kill-100 --database-url "{summary.database_url}"'
+        "   # one goal's history, from the audit ledger",
+    ]
     return "\n".join(lines)
 
 

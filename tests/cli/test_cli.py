@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import shlex
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -116,6 +117,12 @@ def test_demo_end_to_end(capsys: pytest.CaptureFixture[str], demo_server_url: st
     assert re.search(r"progress of player-00041:\n\s+goal\s+challenge\s+progress\s+status\s+active\n", out)
     assert "kill-1000" in out  # the sample player opted in
     assert "100%" in err  # the progress bar's final line
+    # The hint at the end runs as printed: the sample goal's history from the audit ledger.
+    [explain] = re.findall(r"^  pgchallenge (explain .+?)\s+# ", out, re.MULTILINE)
+    status, history, err = run(capsys, *shlex.split(explain))
+    assert status == 0, err
+    assert re.search(r"^\S+ \S+\s+assign\s+- -> 0\s", history, re.MULTILINE), history
+    assert re.search(r"^\S+ \S+\s+increment\s+0 -> [1-9]", history, re.MULTILINE), history
 
     # The demo is deterministic: the same seed gives the same outcome counts.
     status, out_again, _ = run(capsys, *DEMO_ARGS, "--database-url", demo_server_url)
