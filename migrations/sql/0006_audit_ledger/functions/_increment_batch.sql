@@ -1,9 +1,9 @@
 -- challenge._increment_batch(p_items jsonb, p_prepared boolean) RETURNS jsonb
 --
--- Private: the body of increment_progress_batch (see there for the rules and outcomes) and of record_events'
--- routed writes. p_prepared = true: the caller validated the items and remembered their event ids
--- (record_events dedups per event, and one event's items share its id), so neither happens again
--- and event ids only label the ledger rows.
+-- Private: the body of increment_progress_batch (see there for the rules and outcomes) and of
+-- record_events' routed writes. p_prepared = true: the caller validated the items and remembered
+-- their event ids (record_events dedups per event, and one event's items share its id), so neither
+-- happens again and event ids only label the ledger rows.
 --
 -- How: one validation pass, one insert of the event ids, then one set-based statement over the whole
 -- payload: the recordset from the jsonb is joined to the catalog and sorted by key; the rows that can

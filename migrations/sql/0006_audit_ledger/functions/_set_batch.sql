@@ -1,9 +1,9 @@
 -- challenge._set_batch(p_items jsonb, p_prepared boolean) RETURNS jsonb
 --
--- Private: the body of set_progress_batch (see there for the rules and outcomes) and of record_events'
--- routed writes. p_prepared = true: the caller validated the items and remembered their event ids
--- (record_events dedups per event, and one event's items share its id), so neither happens again
--- and event ids only label the ledger rows.
+-- Private: the body of set_progress_batch (see there for the rules and outcomes) and of
+-- record_events' routed writes. p_prepared = true: the caller validated the items and remembered
+-- their event ids (record_events dedups per event, and one event's items share its id), so neither
+-- happens again and event ids only label the ledger rows.
 --
 -- Same shape as _increment_batch: one set-based statement judges every item with the movable
 -- rows locked in key order; a second updates each row once, by its locked tid.
