@@ -167,29 +167,22 @@ class QuestApi(Api):
     def active_goals(self, user_id: str) -> set[str]:
         return {r["goal_id"] for r in self.user_progress(user_id, active_only=True)}
 
-    def delete_expired(self, retention: timedelta | Omit = OMIT, batch_size: int | Omit = OMIT) -> int:
+    def maintenance_call(self, function: str, age_name: str, age: Any, batch_size: Any) -> int:
+        """``challenge.<function>`` with only the arguments given (OMIT leaves the SQL default in place)."""
         args: list[str] = []
         params: list[Any] = []
-        if retention is not OMIT:
-            args.append("p_retention => %s::interval")
-            params.append(retention)
-        if batch_size is not OMIT:
-            args.append("p_batch_size => %s::integer")
-            params.append(batch_size)
-        deleted: int = self.scalar(f"SELECT challenge.delete_expired_progress({', '.join(args)})", params)
-        return deleted
+        for name, value, sql_type in ((age_name, age, "interval"), ("batch_size", batch_size, "integer")):
+            if value is not OMIT:
+                args.append(f"p_{name} => %s::{sql_type}")
+                params.append(value)
+        count: int = self.scalar(f"SELECT challenge.{function}({', '.join(args)})", params)
+        return count
+
+    def delete_expired(self, retention: timedelta | Omit = OMIT, batch_size: int | Omit = OMIT) -> int:
+        return self.maintenance_call("delete_expired_progress", "retention", retention, batch_size)
 
     def prune_events(self, older_than: timedelta | Omit = OMIT, batch_size: int | Omit = OMIT) -> int:
-        args: list[str] = []
-        params: list[Any] = []
-        if older_than is not OMIT:
-            args.append("p_older_than => %s::interval")
-            params.append(older_than)
-        if batch_size is not OMIT:
-            args.append("p_batch_size => %s::integer")
-            params.append(batch_size)
-        deleted: int = self.scalar(f"SELECT challenge.prune_processed_events({', '.join(args)})", params)
-        return deleted
+        return self.maintenance_call("prune_processed_events", "older_than", older_than, batch_size)
 
     def delete_user(self, user_id: str | None) -> int:
         deleted: int = self.scalar("SELECT challenge.delete_user_data(%s::text)", [user_id])

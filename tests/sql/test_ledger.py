@@ -141,16 +141,7 @@ class LedgerApi(QuestApi):
         return created
 
     def prune(self, older_than: timedelta | Omit | None = OMIT, batch_size: int | Omit | None = OMIT) -> int:
-        args: list[str] = []
-        params: list[Any] = []
-        if older_than is not OMIT:
-            args.append("p_older_than => %s::interval")
-            params.append(older_than)
-        if batch_size is not OMIT:
-            args.append("p_batch_size => %s::integer")
-            params.append(batch_size)
-        pruned: int = self.scalar(f"SELECT challenge.prune_ledger({', '.join(args)})", params)
-        return pruned
+        return self.maintenance_call("prune_ledger", "older_than", older_than, batch_size)
 
     def partitions(self) -> list[str]:
         """The ledger's partitions, by name."""
