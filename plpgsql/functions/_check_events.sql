@@ -9,12 +9,12 @@
 --   stat_code    required for statistic events (string of 1..100 characters); not allowed on logins
 --   value        optional, integer 0..2,147,483,647 (statistic events only)
 --   inc          optional, integer 1..1,000,000, default 1 (statistic events only)
---   occurred_at  optional, ISO 8601 timestamp with a UTC offset or Z, default now()
+--   occurred_at  optional, ISO 8601 timestamp with Z or a UTC offset (_timestamp_pattern), default now()
 -- JSON null for an optional key means absent. A login event carries no stat_code, value or inc: it is
 -- worth 1 to every login goal, and a stray key is more likely a caller bug than a request.
 --
--- One set-based pass, the same cheap tests as _check_write_items; the timestamp cast is tried once for
--- the whole payload and only on failure item by item (_first_bad_timestamp) to name the culprit.
+-- One set-based pass, the same cheap tests as _check_write_items; the timestamps are checked for the
+-- whole payload at once, and only on failure item by item (_first_bad_timestamp) to name the culprit.
 CREATE OR REPLACE FUNCTION challenge._check_events(p_events jsonb)
 RETURNS integer
 LANGUAGE plpgsql
@@ -25,6 +25,7 @@ DECLARE
     v_count integer;
     v_index bigint;
     v_problem text;
+    v_bad_timestamp bigint;
     v_allowed_keys text[] := ARRAY['event_id', 'user_id', 'kind', 'stat_code', 'value', 'inc', 'occurred_at'];
 BEGIN
     IF p_events IS NULL OR jsonb_typeof(p_events) <> 'array' THEN
@@ -99,11 +100,6 @@ BEGIN
                         ELSE false
                     END
                     THEN format('inc must be an integer between 1 and 1000000, got %s', e.item -> 'inc')
-                WHEN NOT challenge._is_zoned_timestamp(e.item -> 'occurred_at')
-                    THEN format(
-                        'occurred_at must be an ISO 8601 timestamp with a UTC offset or Z, got %s',
-                        e.item -> 'occurred_at'
-                    )
             END AS problem
         FROM jsonb_array_elements(p_events) WITH ORDINALITY AS e(item, ord)
     ) AS checked
@@ -111,13 +107,12 @@ BEGIN
     ORDER BY checked.ord
     LIMIT 1;
 
-    IF v_problem IS NULL THEN
-        v_index := challenge._first_bad_timestamp(p_events);
-        IF v_index IS NOT NULL THEN
-            v_problem := format(
-                'occurred_at is not a valid timestamp, got %s', p_events -> v_index::integer -> 'occurred_at'
-            );
-        END IF;
+    -- Timestamps are checked for the whole batch at once (see there); the first bad item of either kind
+    -- is named, the other problems first within one item.
+    v_bad_timestamp := challenge._first_bad_timestamp(p_events);
+    IF v_bad_timestamp < coalesce(v_index, v_bad_timestamp + 1) THEN
+        v_index := v_bad_timestamp;
+        v_problem := challenge._timestamp_problem(p_events -> v_index::integer -> 'occurred_at');
     END IF;
 
     IF v_problem IS NOT NULL THEN

@@ -5,9 +5,9 @@
 -- 'delta' (increment_progress_batch: optional integer 1..1,000,000) or 'value' (set_progress_batch:
 -- required integer 0..2,147,483,647, and an optional "inc" 0..1,000,000 for relative goals).
 --
--- One set-based pass over the items; the per-item checks are cheap jsonb operators and plain
--- string tests (occurred_at: _is_zoned_timestamp, shared with _check_events). A well-formed-looking
--- timestamp can still fail its cast (2026-02-30): _first_bad_timestamp finds it.
+-- One set-based pass over the items with cheap jsonb operators; the timestamps (occurred_at, the forms
+-- of _timestamp_pattern) are checked for the whole batch at once by _first_bad_timestamp, shared with
+-- _check_events.
 CREATE OR REPLACE FUNCTION challenge._check_write_items(p_items jsonb, p_value_key text)
 RETURNS integer
 LANGUAGE plpgsql
@@ -18,6 +18,7 @@ DECLARE
     v_count integer;
     v_index bigint;
     v_problem text;
+    v_bad_timestamp bigint;
     v_allowed_keys text[] := CASE p_value_key
         WHEN 'value' THEN ARRAY['user_id', 'goal_id', 'value', 'inc', 'event_id', 'occurred_at']
         ELSE ARRAY['user_id', 'goal_id', 'delta', 'event_id', 'occurred_at']
@@ -95,11 +96,6 @@ BEGIN
                         OR length(e.item ->> 'event_id') NOT BETWEEN 1 AND 100
                     )
                     THEN 'event_id must be a string of 1 to 100 characters'
-                WHEN NOT challenge._is_zoned_timestamp(e.item -> 'occurred_at')
-                    THEN format(
-                        'occurred_at must be an ISO 8601 timestamp with a UTC offset or Z, got %s',
-                        e.item -> 'occurred_at'
-                    )
             END AS problem
         FROM jsonb_array_elements(p_items) WITH ORDINALITY AS e(item, ord)
     ) AS checked
@@ -107,13 +103,12 @@ BEGIN
     ORDER BY checked.ord
     LIMIT 1;
 
-    IF v_problem IS NULL THEN
-        v_index := challenge._first_bad_timestamp(p_items);
-        IF v_index IS NOT NULL THEN
-            v_problem := format(
-                'occurred_at is not a valid timestamp, got %s', p_items -> v_index::integer -> 'occurred_at'
-            );
-        END IF;
+    -- Timestamps are checked for the whole batch at once (see there); the first bad item of either kind
+    -- is named, the other problems first within one item.
+    v_bad_timestamp := challenge._first_bad_timestamp(p_items);
+    IF v_bad_timestamp < coalesce(v_index, v_bad_timestamp + 1) THEN
+        v_index := v_bad_timestamp;
+        v_problem := challenge._timestamp_problem(p_items -> v_index::integer -> 'occurred_at');
     END IF;
 
     IF v_problem IS NOT NULL THEN

@@ -21,7 +21,8 @@ AS $function$
 DECLARE
     v_now timestamptz := clock_timestamp();
     v_ledger boolean := challenge._ledger_enabled();
-    v_fresh_ords bigint[] := '{}'::bigint[];
+    -- Per item, first use of a new event id (_remember_new_events); empty when no item carries one.
+    v_new_event boolean[] := '{}'::boolean[];
     v_outcomes text[];
     v_completed jsonb;
     v_raced jsonb;
@@ -50,7 +51,7 @@ BEGIN
             RETURN challenge._batch_result('{}', '[]');
         END IF;
         IF jsonb_path_exists(p_items, '$[*] ? (@.event_id.type() == "string")') THEN
-            v_fresh_ords := challenge._remember_events(p_items);
+            v_new_event := challenge._remember_new_events(p_items);
         END IF;
     END IF;
 
@@ -63,7 +64,8 @@ BEGIN
             coalesce(r.delta, 1)::integer AS delta,
             coalesce(r.occurred_at, now()) AS occurred_at,
             r.event_id,
-            NOT p_prepared AND r.event_id IS NOT NULL AND f.ord IS NULL AS is_duplicate,
+            NOT p_prepared AND r.event_id IS NOT NULL
+                AND NOT coalesce(v_new_event[r.ord], false) AS is_duplicate,
             g.goal_id IS NOT NULL AS is_known,
             g.target,
             g.is_daily,
@@ -75,8 +77,6 @@ BEGIN
             jsonb_to_recordset(p_items)
                 AS (user_id text, goal_id text, delta numeric, event_id text, occurred_at timestamptz)
         ) WITH ORDINALITY AS r(user_id, goal_id, delta, event_id, occurred_at, ord)
-        LEFT JOIN unnest(v_fresh_ords) AS f(ord)
-            ON f.ord = r.ord
         LEFT JOIN challenge.goals AS g
             ON g.goal_id = r.goal_id
             AND g.retired_at IS NULL

@@ -37,7 +37,7 @@ SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
     v_events integer;
-    v_fresh_ords bigint[];
+    v_new_event boolean[];
     v_increments jsonb;
     v_values jsonb;
     v_no_value bigint;
@@ -50,7 +50,7 @@ BEGIN
         RETURN jsonb_build_object('events', 0, 'duplicate_events', 0) || challenge._batch_result('{}', '[]');
     END IF;
 
-    v_fresh_ords := challenge._remember_events(p_events);
+    v_new_event := challenge._remember_new_events(p_events);
 
     WITH routed AS (
         SELECT
@@ -69,12 +69,13 @@ BEGIN
                     occurred_at text
                 )
         ) WITH ORDINALITY AS e(event_id, user_id, kind, stat_code, value, inc, occurred_at, ord)
-        JOIN unnest(v_fresh_ords) AS f(ord)
-            ON f.ord = e.ord
         JOIN challenge.goals AS g
             ON g.event_source = e.kind
             AND (e.kind = 'login' OR g.stat_code = e.stat_code)
             AND g.retired_at IS NULL
+        -- Fresh events only, by subscript: a join with a list of positions became a loop over the
+        -- list per event in the generic plan (see _remember_new_events).
+        WHERE v_new_event[e.ord]
     )
     SELECT
         jsonb_agg(
@@ -111,7 +112,7 @@ BEGIN
 
     RETURN jsonb_build_object(
         'events', v_events,
-        'duplicate_events', v_events - cardinality(v_fresh_ords),
+        'duplicate_events', v_events - cardinality(array_positions(v_new_event, true)),
         'applied', v_result -> 'applied',
         'skipped', v_result -> 'skipped',
         'completed', (

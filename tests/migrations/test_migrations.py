@@ -52,8 +52,12 @@ def function_files() -> list[Path]:
 
 
 def load_sources(url: str) -> None:
-    """Build the schema straight from plpgsql/ (schema.sql, then every function file)."""
+    """Build the schema straight from plpgsql/ (schema.sql, then every function file in name order).
+
+    Bodies are checked when called, not when created (as pg_dump restores them): a SQL function may use
+    one whose file sorts after its own."""
     with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("SET check_function_bodies = off")
         connection.execute((SOURCE / "schema.sql").read_text(encoding="utf-8"))
         for path in function_files():
             connection.execute(path.read_text(encoding="utf-8"))

@@ -216,3 +216,51 @@ def test_batches_run_no_subplan_per_row(traced: psycopg.Connection[Any], path: s
     # And every row is reached through the primary key or by the tid locked earlier.
     progress_scans = {n["Node Type"] for s in statements for n in nodes(s["plan"]) if is_scan_of_progress(n)}
     assert progress_scans <= {"Index Scan", "Index Only Scan", "Tid Scan"}, progress_scans
+
+
+# Node types that hold or produce a whole intermediate result: run more than once with many rows per run,
+# they mean the statement walks (part of) the batch again for every row of something else. A per-row
+# subplan over that row's own few items (the ledger's event ids) reads a row or two per run.
+MANY_ROWS_PER_RUN = 10
+BATCH_SIZED_NODES = {"Function Scan", "CTE Scan", "Materialize", "Subquery Scan", "Sort", "WorkTable Scan"}
+REPEATED_CALLS = 12  # PL/pgSQL switches a statement to a generic plan from its sixth run on a connection
+
+
+def loops_over_the_batch(statements: list[dict[str, Any]]) -> list[str]:
+    return [
+        f"{statement['query'][:80]}: {node['Node Type']} {node.get('Function Name', '')}"
+        f" x{node.get('Actual Loops')} loops of {node.get('Actual Rows')} rows"
+        for statement in statements
+        for node in nodes(statement["plan"])
+        if node["Node Type"] in BATCH_SIZED_NODES
+        and int(node.get("Actual Loops", 0)) > 1
+        and float(node.get("Actual Rows", 0)) >= MANY_ROWS_PER_RUN
+    ]
+
+
+def event_batch(function: str, call: int, size: int = 500) -> Jsonb:
+    """``size`` items with fresh event ids, spread over the seeded players, different on every call."""
+    rng = random.Random(call)
+    items: list[dict[str, Any]] = []
+    for n in range(size):
+        user_id, event_id = f"user-{rng.randint(1, PLAYERS)}", f"{function}-{call}-{n}"
+        if function == "record_events":
+            stat = f"goal-{rng.randint(1, GOALS)}"
+            items.append({"event_id": event_id, "user_id": user_id, "kind": "statistic", "stat_code": stat})
+        elif function == "increment_progress_batch":
+            goal_id = f"goal-{rng.randint(1, GOALS)}"
+            items.append({"event_id": event_id, "user_id": user_id, "goal_id": goal_id})
+        else:
+            items.append({"event_id": event_id, "user_id": user_id, "goal_id": "level-1", "value": n})
+    return Jsonb(items)
+
+
+@pytest.mark.parametrize("function", ["increment_progress_batch", "set_progress_batch", "record_events"])
+def test_batches_keep_linear_plans_on_a_long_lived_connection(
+    traced: psycopg.Connection[Any], function: str
+) -> None:
+    """Past the switch to generic plans no statement loops over the batch per item (record_events'
+    routing once joined the fresh positions in a nested loop from the sixth call on: 10x slower)."""
+    for call in range(1, REPEATED_CALLS + 1):
+        statements = plans_of(traced, f"SELECT challenge.{function}(%s)", [event_batch(function, call)])
+        assert loops_over_the_batch(statements) == [], f"call {call}"

@@ -1,3 +1,4 @@
+-- Re-creates _remember_events as revision 0004 left it (its callers are restored above).
 -- challenge._remember_events(p_items jsonb) RETURNS bigint[]
 --
 -- Private, shared by the batch writes. Remembers every event_id of the (already validated) items and

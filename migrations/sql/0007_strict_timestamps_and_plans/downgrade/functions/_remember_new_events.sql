@@ -1,0 +1,1 @@
+DROP FUNCTION IF EXISTS challenge._remember_new_events(jsonb);
