@@ -11,13 +11,17 @@ migrate, seed with ``seed.sql`` (half the rows active, some completed, some clai
 1. sustained ingestion: ``--events`` statistic events with ids (90% increments of a random player's
    ``stat-N``, 10% absolute ``level-N`` values), submitted as fast as the writer takes them through one
    ``EventWriter`` with ``--connections`` connections; reports events/s from the first submit until
-   ``close()`` returned (everything committed), the ``record_events`` call latency (p50/p99 per flush)
-   and the submit-to-commit latency of a sample of events;
+   ``close()`` returned (everything committed), the ``record_events`` call latency (p50/p99 per flush,
+   and the median of the first and of the last ten flushes: the writer keeps its connections, and a
+   statement's plan may change after its fifth run on one), and the submit-to-commit latency of a sample
+   of events;
 2. single batch: ``record_events`` with 1,000 fresh events vs ``increment_progress_batch`` with the same
    1,000 (player, goal) applications (with and without event ids), alternating, each call in a
    transaction that is rolled back, so every round sees the same rows; medians over ``--rounds``. The
    record_events and event-id batch calls run twice, with the audit ledger off and on (``SET LOCAL
-   pgchallenge.ledger``), and the ratio on/off is the ledger's cost.
+   pgchallenge.ledger``), and the ratio on/off is the ledger's cost. All on one connection, after
+   ``--warm-calls`` calls of each kind (default 100) on it: the medians are those of a long-lived
+   connection, and the first five calls' medians are reported beside them.
 
 The database runs with ``pgchallenge.ledger = off`` (the sustained run measures ingestion without the
 audit trail, as the reference has none); only the ``*_ledger`` single-batch calls switch it on.
@@ -96,6 +100,9 @@ def sustained(url: str, events: list[dict[str, Any]], args: argparse.Namespace) 
     stats = writer.stats
     flushes = [seconds * 1000 for seconds in writer.flush_seconds]
     return {
+        "calls_per_connection": stats.flushes / args.connections,
+        "first_10_flushes_ms": statistics.median(flushes[:10]) if flushes else 0.0,
+        "last_10_flushes_ms": statistics.median(flushes[-10:]) if flushes else 0.0,
         "events": len(events),
         "seconds": elapsed,
         "events_per_second": len(events) / elapsed,
@@ -108,7 +115,7 @@ def sustained(url: str, events: list[dict[str, Any]], args: argparse.Namespace) 
     }
 
 
-def single_batch(url: str, players: int, rounds: int, seed: int) -> dict[str, Any]:
+def single_batch(url: str, players: int, rounds: int, warm_calls: int, seed: int) -> dict[str, Any]:
     rng = random.Random(seed)
     timings: dict[str, list[float]] = {
         "record_events": [],
@@ -118,7 +125,7 @@ def single_batch(url: str, players: int, rounds: int, seed: int) -> dict[str, An
         "increment_plain": [],
     }
     with psycopg.connect(url) as conn:
-        for round_index in range(rounds):
+        for round_index in range(warm_calls + rounds):
             tag = f"single-{round_index}-{uuid.uuid4().hex[:6]}"
             events = [
                 {
@@ -146,7 +153,9 @@ def single_batch(url: str, players: int, rounds: int, seed: int) -> dict[str, An
                 conn.execute(query, [Jsonb(payload)]).fetchone()
                 timings[name].append((time.perf_counter() - started) * 1000)
                 conn.rollback()
-    return {name: statistics.median(samples) for name, samples in timings.items()}
+    measured = {name: statistics.median(samples[warm_calls:]) for name, samples in timings.items()}
+    first = {f"{name}_first_5": statistics.median(samples[:5]) for name, samples in timings.items()}
+    return {**measured, **first}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -161,12 +170,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--flush-ms", type=int, default=100)
     parser.add_argument("--max-pending", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=15, help="single-batch rounds (default 15)")
+    parser.add_argument(
+        "--warm-calls", type=int, default=100, help="single-batch calls of each kind before measuring"
+    )
     parser.add_argument("--seed", type=int, default=20261127)
     parser.add_argument("--quick", action="store_true", help="2,000 players, 20,000 events, 5 rounds")
     parser.add_argument("--output", type=Path, help="also write the results as JSON here")
     args = parser.parse_args(argv)
     if args.quick:
-        args.players, args.events, args.rounds = 2_000, 20_000, 5
+        args.players, args.events, args.rounds, args.warm_calls = 2_000, 20_000, 5, 10
 
     server = resolve_database_url(args.database_url)
     with psycopg.connect(server, autocommit=True) as admin:
@@ -192,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("VACUUM ANALYZE")
         log("single-batch comparison")
-        single = single_batch(url, args.players, args.rounds, args.seed)
+        single = single_batch(url, args.players, args.rounds, args.warm_calls, args.seed)
         log(f"sustained ingestion of {args.events:,} events, {args.connections} connections")
         events = stat_events(
             random.Random(args.seed), args.players, args.events, f"run-{uuid.uuid4().hex[:6]}"
@@ -214,8 +226,19 @@ def main(argv: list[str] | None = None) -> int:
         f"record_events per flush: p50 {flush['p50']:.1f} ms, p99 {flush['p99']:.1f} ms,"
         f" max {flush['max']:.1f} ms"
     )
+    print(
+        f"record_events per flush, {stream['calls_per_connection']:.0f} calls per connection: median of"
+        f" the first 10 {stream['first_10_flushes_ms']:.1f} ms,"
+        f" of the last 10 {stream['last_10_flushes_ms']:.1f} ms"
+    )
     print(f"submit -> commit (sampled): p50 {lag['p50']:.1f} ms, p99 {lag['p99']:.1f} ms")
-    print("single 1,000-event batch, medians: " + ", ".join(f"{k} {v:.1f} ms" for k, v in single.items()))
+    measured = {k: v for k, v in single.items() if not k.endswith("_first_5")}
+    print(
+        f"single 1,000-event batch, medians after {args.warm_calls} calls of each kind on the connection: "
+        + ", ".join(
+            f"{k} {v:.1f} ms (first 5 calls {single[k + '_first_5']:.1f})" for k, v in measured.items()
+        )
+    )
     print(
         f"audit ledger on/off: record_events {single['record_events_ledger'] / single['record_events']:.2f}x,"
         f" increment_progress_batch {single['increment_ids_ledger'] / single['increment_ids']:.2f}x"
