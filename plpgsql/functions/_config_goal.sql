@@ -2,7 +2,10 @@
 --
 -- Private. Validates one goal object of a load_config document (everything but the cross-goal rules:
 -- uniqueness and prerequisites, which load_config checks) and returns it normalised: snake_case keys,
--- defaults applied. Raises CH001 naming the JSON path of the first problem.
+-- defaults applied. Raises CH001 naming the JSON path of the first problem. A key it does not know, in
+-- the goal or in its requirement, reward, rotation or onExpiry, is a problem too (a typo must not fall
+-- back to a default silently). As in the reference, an empty "type" or "progressMode" means absent; so do
+-- an empty rotation "type" and "schedule" (Go cannot tell them from missing keys).
 CREATE OR REPLACE FUNCTION challenge._config_goal(p_goal jsonb, p_path text)
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -18,9 +21,45 @@ DECLARE
     v_daily boolean;
     v_schedule text;
     v_key text;
+    v_unknown text;
+    v_known text[];
 BEGIN
     IF jsonb_typeof(p_goal) IS DISTINCT FROM 'object' THEN
         PERFORM challenge._config_error(p_path, 'must be an object');
+    END IF;
+
+    -- Unknown keys, outermost object first; a nested value that is not an object is reported below.
+    SELECT
+        o.path || CASE
+            WHEN k.key ~ '^[A-Za-z_][A-Za-z0-9_]*$' THEN '.' || k.key
+            ELSE '[' || to_jsonb(k.key)::text || ']'
+        END,
+        o.known
+    INTO v_unknown, v_known
+    FROM (
+        VALUES
+            (1, p_goal, p_path, ARRAY[
+                'goalId', 'name', 'description', 'type', 'daily', 'eventSource', 'defaultAssigned',
+                'requirement', 'reward', 'prerequisites', 'rotation'
+            ]),
+            (2, p_goal -> 'requirement', p_path || '.requirement',
+                ARRAY['statCode', 'operator', 'targetValue', 'progressMode']),
+            (3, p_goal -> 'reward', p_path || '.reward', ARRAY['type', 'rewardId', 'quantity']),
+            (4, p_goal -> 'rotation', p_path || '.rotation',
+                ARRAY['enabled', 'type', 'schedule', 'onExpiry']),
+            (5, p_goal -> 'rotation' -> 'onExpiry', p_path || '.rotation.onExpiry',
+                ARRAY['resetProgress', 'allowReselection'])
+    ) AS o(level, value, path, known)
+    CROSS JOIN LATERAL jsonb_object_keys(
+        CASE WHEN jsonb_typeof(o.value) = 'object' THEN o.value ELSE '{}'::jsonb END
+    ) AS k(key)
+    WHERE NOT k.key = ANY (o.known)
+    ORDER BY o.level, k.key
+    LIMIT 1;
+    IF v_unknown IS NOT NULL THEN
+        PERFORM challenge._config_error(
+            v_unknown, format('is not a known key (known: %s)', array_to_string(v_known, ', '))
+        );
     END IF;
 
     FOREACH v_key IN ARRAY ARRAY['goalId', 'name'] LOOP
@@ -76,7 +115,7 @@ BEGIN
         PERFORM challenge._config_error(p_path || '.requirement.targetValue', 'must be a positive integer');
     END IF;
     IF coalesce(jsonb_typeof(v_requirement -> 'progressMode'), 'null') NOT IN ('string', 'null')
-        OR coalesce(v_requirement ->> 'progressMode', 'absolute') NOT IN ('absolute', 'relative')
+        OR coalesce(nullif(v_requirement ->> 'progressMode', ''), 'absolute') NOT IN ('absolute', 'relative')
     THEN
         PERFORM challenge._config_error(
             p_path || '.requirement.progressMode', 'must be one of absolute, relative'
@@ -118,9 +157,16 @@ BEGIN
     IF coalesce(jsonb_typeof(v_rotation -> 'enabled'), 'null') NOT IN ('boolean', 'null') THEN
         PERFORM challenge._config_error(p_path || '.rotation.enabled', 'must be true or false');
     END IF;
-    v_schedule := v_rotation ->> 'schedule';
-    IF (v_rotation ? 'schedule' OR coalesce((v_rotation ->> 'enabled')::boolean, false))
-        AND coalesce(v_schedule, '') NOT IN ('daily', 'weekly', 'monthly')
+    -- Only global rotations exist (one period for every player); anything else would run as global.
+    IF coalesce(jsonb_typeof(v_rotation -> 'type'), 'null') NOT IN ('string', 'null')
+        OR coalesce(nullif(v_rotation ->> 'type', ''), 'global') <> 'global'
+    THEN
+        PERFORM challenge._config_error(p_path || '.rotation.type', 'must be "global"');
+    END IF;
+    v_schedule := nullif(v_rotation ->> 'schedule', '');
+    IF coalesce(jsonb_typeof(v_rotation -> 'schedule'), 'null') NOT IN ('string', 'null')
+        OR (v_schedule IS NOT NULL OR coalesce((v_rotation ->> 'enabled')::boolean, false))
+            AND coalesce(v_schedule, '') NOT IN ('daily', 'weekly', 'monthly')
     THEN
         PERFORM challenge._config_error(
             p_path || '.rotation.schedule', 'must be one of daily, weekly, monthly'
@@ -145,7 +191,7 @@ BEGIN
         'event_source', p_goal ->> 'eventSource',
         'stat_code', v_requirement ->> 'statCode',
         'target', (v_requirement ->> 'targetValue')::integer,
-        'progress_mode', coalesce(v_requirement ->> 'progressMode', 'absolute'),
+        'progress_mode', coalesce(nullif(v_requirement ->> 'progressMode', ''), 'absolute'),
         'default_assigned', coalesce((p_goal ->> 'defaultAssigned')::boolean, false),
         'reward_type', v_reward ->> 'type',
         'reward_id', v_reward ->> 'rewardId',

@@ -9,9 +9,9 @@ import psycopg
 import pytest
 
 if TYPE_CHECKING:
-    from tests.sql.sqlhelpers import ALL_GOALS, Api, Row, assert_sqlstate, config, goal, outcome_of
+    from tests.sql.sqlhelpers import ALL_GOALS, Api, Row, assert_sqlstate, challenge, config, goal, outcome_of
 else:
-    from sqlhelpers import ALL_GOALS, Api, Row, assert_sqlstate, config, goal, outcome_of
+    from sqlhelpers import ALL_GOALS, Api, Row, assert_sqlstate, challenge, config, goal, outcome_of
 
 
 def test_first_load_returns_counts_and_added(bare_api: Api) -> None:
@@ -269,6 +269,69 @@ INVALID_CONFIGS = [
         ("challenges[1].goals[0].rotation.schedule",),
         id="bad-rotation-schedule",
     ),
+    pytest.param(
+        _set("challenges.1.goals.0.rotation", {"enabled": True, "schedule": ""}),
+        ("challenges[1].goals[0].rotation.schedule",),
+        id="enabled-rotation-empty-schedule",
+    ),
+    pytest.param(
+        _set("challenges.1.goals.0.rotation.schedule", 7),
+        ("challenges[1].goals[0].rotation.schedule",),
+        id="rotation-schedule-number",
+    ),
+    pytest.param(
+        _set("challenges.0.goals.1.requirement.progressMode", 0),
+        (f"{G}[1].requirement.progressMode",),
+        id="progress-mode-number",
+    ),
+    # Per-user rotations do not exist: loading one as a global rotation would change its meaning.
+    *[
+        pytest.param(
+            _set(
+                "challenges.1.goals.0.rotation",
+                {"enabled": enabled, "type": bad, "schedule": "daily"},
+            ),
+            ("challenges[1].goals[0].rotation.type",),
+            id=f"rotation-type-{label}",
+        )
+        for label, bad, enabled in [
+            ("per-user", "per_user", True),
+            ("per-user-disabled", "per_user", False),
+            ("Global", "Global", True),
+            ("number", 1, True),
+            ("object", {"kind": "global"}, True),
+        ]
+    ],
+    # Unknown keys, one per level of the document, each reported at its own path.
+    *[
+        pytest.param(_set(path, value), (expected,), id=f"unknown-key-{label}")
+        for label, path, value, expected in [
+            ("top", "schemaVersion", 2, "invalid config: schemaVersion is not a known key"),
+            ("challenge", "challenges.1.startsAt", "2026-01-01", "challenges[1].startsAt is not a known key"),
+            ("goal", "challenges.0.goals.1.rewards", [], f"{G}[1].rewards is not a known key"),
+            ("goal-snake-case", "challenges.0.goals.1.event_source", "login", f"{G}[1].event_source is not"),
+            (
+                "requirement",
+                "challenges.0.goals.1.requirement.targetVlaue",
+                3,
+                f"{G}[1].requirement.targetVlaue is not a known key",
+            ),
+            ("reward", "challenges.0.goals.1.reward.amount", 5, f"{G}[1].reward.amount is not a known key"),
+            (
+                "rotation",
+                "challenges.1.goals.0.rotation.timezone",
+                "Europe/Paris",
+                "challenges[1].goals[0].rotation.timezone is not a known key",
+            ),
+            (
+                "on-expiry",
+                "challenges.1.goals.0.rotation.onExpiry.keepProgress",
+                True,
+                "challenges[1].goals[0].rotation.onExpiry.keepProgress is not a known key",
+            ),
+            ("quoted", "challenges.0.goals.1.max count", 3, f'{G}[1]["max count"] is not a known key'),
+        ]
+    ],
 ]
 
 
@@ -331,3 +394,256 @@ def test_config_not_an_object_raises_ch001(bare_api: Api) -> None:
     with pytest.raises(psycopg.Error) as exc:
         bare_api.scalar("SELECT challenge.load_config('[1, 2]'::jsonb)")
     assert_sqlstate(exc.value, "CH001")
+
+
+def test_two_goal_cycle_message_lists_the_cycle(bare_api: Api) -> None:
+    doc = config()
+    _cycle(doc)
+    with pytest.raises(psycopg.Error) as exc:
+        bare_api.load(doc)
+    error = assert_sqlstate(exc.value, "CH001")
+    assert error.diag.message_primary == (
+        "invalid config: challenges[1].goals[0].prerequisites form a cycle: "
+        "spring-login -> spring-boss -> spring-login"
+    )
+    assert error.diag.message_detail == "At challenges[1].goals[0].prerequisites."
+
+
+def test_self_prerequisite_is_named(bare_api: Api) -> None:
+    doc = config()
+    doc["challenges"][1]["goals"][1]["prerequisites"] = ["spring-login", "spring-boss"]
+    with pytest.raises(psycopg.Error) as exc:
+        bare_api.load(doc)
+    error = assert_sqlstate(exc.value, "CH001")
+    assert error.diag.message_primary == (
+        "invalid config: challenges[1].goals[1].prerequisites must not name the goal itself (spring-boss)"
+    )
+
+
+def test_cycle_across_challenges_is_rejected(bare_api: Api) -> None:
+    doc = config()
+    doc["challenges"][0]["goals"][0]["prerequisites"] = ["spring-boss"]  # winter's kill-10
+    doc["challenges"][1]["goals"][0]["prerequisites"] = ["kill-10"]  # spring-login; spring-boss needs it
+    with pytest.raises(psycopg.Error) as exc:
+        bare_api.load(doc)
+    error = assert_sqlstate(exc.value, "CH001")
+    assert error.diag.message_primary == (
+        "invalid config: challenges[0].goals[0].prerequisites form a cycle: "
+        "kill-10 -> spring-boss -> spring-login -> kill-10"
+    )
+    assert bare_api.catalog() == ([], [])
+
+
+# --- large prerequisite graphs: the cycle check is linear (a walk over every path was exponential) ---------
+
+
+def _chain_goals(count: int, prefix: str = "step") -> list[dict[str, Any]]:
+    """A quest line: each goal requires the one before it."""
+    return [
+        goal(f"{prefix}-{i}", default=False, prerequisites=[f"{prefix}-{i - 1}"] if i else [])
+        for i in range(count)
+    ]
+
+
+def _document(goals: list[dict[str, Any]], per_challenge: int = 250) -> dict[str, Any]:
+    """The goals, in order, over challenges of per_challenge goals (prerequisites cross challenges)."""
+    return {
+        "challenges": [
+            challenge(f"part-{n}", goals[start : start + per_challenge])
+            for n, start in enumerate(range(0, len(goals), per_challenge))
+        ]
+    }
+
+
+def test_deep_prerequisite_chain_loads(bare_api: Api) -> None:
+    result = bare_api.load(_document(_chain_goals(1500)))
+    assert (result["goals"], len(result["added"])) == (1500, 1500)
+    prerequisites = bare_api.scalar("SELECT prerequisites FROM challenge.goals WHERE goal_id = 'step-1499'")
+    assert prerequisites == ["step-1498"]
+
+
+def test_wide_prerequisite_dag_loads(bare_api: Api) -> None:
+    """A 200-deep chain, then 1,800 goals each requiring four earlier goals (chain and wide ones)."""
+    goals = _chain_goals(200)
+    for i in range(1800):
+        earlier = [
+            goals[j]["goalId"] for j in sorted({len(goals) - 1, len(goals) // 2, (i * 7) % len(goals), 199})
+        ]
+        goals.append(goal(f"wide-{i}", default=False, prerequisites=earlier))
+    result = bare_api.load(_document(goals))
+    assert result["goals"] == 2000
+
+
+def test_layered_quest_line_loads(bare_api: Api) -> None:
+    """20 steps of two goals, each requiring both goals of the step below: 2^20 paths, one graph of 40."""
+    goals = [
+        goal(
+            f"q-{i}",
+            default=False,
+            prerequisites=[f"q-{j}" for j in range(i // 2 * 2 - 2, i // 2 * 2)] if i > 1 else [],
+        )
+        for i in range(40)
+    ]
+    assert bare_api.load(_document(goals))["goals"] == 40
+
+
+def test_cycle_deep_in_a_long_chain_is_reported(bare_api: Api) -> None:
+    """step-250 also requires step-290: a 41-goal cycle in a 1,000-goal chain, named from step-250."""
+    goals = _chain_goals(1000)
+    goals[250]["prerequisites"].append("step-290")
+    with pytest.raises(psycopg.Error) as exc:
+        bare_api.load(_document(goals))
+    error = assert_sqlstate(exc.value, "CH001")
+    steps = " -> ".join(f"step-{i}" for i in [250, *range(290, 281, -1)])
+    assert error.diag.message_primary == (
+        f"invalid config: challenges[1].goals[0].prerequisites form a cycle: "
+        f"{steps} -> ... (30 more) -> step-251 -> step-250"
+    )
+    assert bare_api.catalog() == ([], [])
+
+
+def test_cycle_is_named_from_a_goal_on_it_not_from_one_requiring_it(bare_api: Api) -> None:
+    """The document lists the chain backwards, so its first goals only depend on the cycle."""
+    goals = _chain_goals(300)
+    goals[100]["prerequisites"].append("step-102")  # step-100 -> step-102 -> step-101 -> step-100
+    goals.reverse()
+    with pytest.raises(psycopg.Error) as exc:
+        bare_api.load(_document(goals, per_challenge=300))
+    error = assert_sqlstate(exc.value, "CH001")
+    assert error.diag.message_primary == (
+        "invalid config: challenges[0].goals[197].prerequisites form a cycle: "
+        "step-102 -> step-101 -> step-100 -> step-102"
+    )
+
+
+def test_unknown_prerequisite_after_a_long_chain_is_named(bare_api: Api) -> None:
+    goals = _chain_goals(1000)
+    goals[900]["prerequisites"] = ["step-899", "step-9999"]
+    with pytest.raises(psycopg.Error) as exc:
+        bare_api.load(_document(goals))
+    error = assert_sqlstate(exc.value, "CH001")
+    assert error.diag.message_primary == (
+        "invalid config: challenges[3].goals[150].prerequisites names unknown goal step-9999"
+    )
+
+
+# --- keys: what is accepted without a meaning of its own, and the reference's empty strings ---------------
+
+
+def _reference_shaped_goal() -> dict[str, Any]:
+    """A goal with every key the reference's own challenges.json files use, as they use them."""
+    return {
+        "goalId": "weekly-wins",
+        "name": "Weekly Wins",
+        "description": "Win 5 matches this week",
+        "type": "absolute",
+        "eventSource": "statistic",
+        "defaultAssigned": False,
+        "requirement": {"statCode": "wins", "operator": ">=", "targetValue": 5, "progressMode": "relative"},
+        "reward": {"type": "WALLET", "rewardId": "GEMS", "quantity": 20},
+        "prerequisites": ["spring-login"],
+        "rotation": {
+            "enabled": True,
+            "type": "global",
+            "schedule": "weekly",
+            "onExpiry": {"resetProgress": True, "allowReselection": True},
+        },
+    }
+
+
+def test_reference_shaped_goal_loads(bare_api: Api) -> None:
+    doc = config()
+    doc["challenges"][1]["goals"].append(_reference_shaped_goal())
+    assert "weekly-wins" in bare_api.load(doc)["added"]
+    row = bare_api.row("SELECT * FROM challenge.goals WHERE goal_id = 'weekly-wins'")
+    assert (row["progress_mode"], row["rotation_enabled"], row["rotation_schedule"]) == (
+        "relative",
+        True,
+        "weekly",
+    )
+
+
+# Accepted without changing what the goal does: display text, the only comparison, the only rotation kind.
+IGNORED_ON_PURPOSE = [
+    pytest.param("challenges.1.name", "Another name", id="challenge-name"),
+    pytest.param("challenges.1.description", "Shown to players only", id="challenge-description"),
+    pytest.param("challenges.1.description", None, id="challenge-description-null"),
+    pytest.param("challenges.1.goals.2.name", "Another goal name", id="goal-name"),
+    pytest.param("challenges.1.goals.2.description", "Shown to players only", id="goal-description"),
+    pytest.param("challenges.1.goals.2.requirement.operator", ">=", id="requirement-operator"),
+    pytest.param("challenges.1.goals.2.rotation.type", "global", id="rotation-type-global"),
+    pytest.param("challenges.1.goals.2.rotation.type", "", id="rotation-type-empty"),
+    pytest.param("challenges.1.goals.2.rotation.type", None, id="rotation-type-null"),
+]
+
+
+@pytest.mark.parametrize(("path", "value"), IGNORED_ON_PURPOSE)
+def test_key_ignored_on_purpose_is_accepted(bare_api: Api, path: str, value: Any) -> None:
+    doc = config()
+    doc["challenges"][1]["goals"].append(_reference_shaped_goal())
+    _set(path, value)(doc)
+    assert bare_api.load(doc)["goals"] == len(ALL_GOALS) + 1
+
+
+def test_rotation_without_type_is_global(bare_api: Api) -> None:
+    doc = config()
+    added = _reference_shaped_goal()
+    del added["rotation"]["type"]
+    doc["challenges"][1]["goals"].append(added)
+    bare_api.load(doc)
+    row = bare_api.row("SELECT * FROM challenge.goals WHERE goal_id = 'weekly-wins'")
+    assert (row["rotation_enabled"], row["rotation_schedule"]) == (True, "weekly")
+
+
+def test_empty_progress_mode_means_absolute(bare_api: Api) -> None:
+    """As the reference does (and as load_config does for an empty "type")."""
+    doc = config()
+    doc["challenges"][0]["goals"][2]["requirement"]["progressMode"] = ""  # reach-lvl-20
+    doc["challenges"][0]["goals"][3]["type"] = ""  # play-3
+    bare_api.load(doc)
+    row = bare_api.row("SELECT * FROM challenge.goals WHERE goal_id = 'reach-lvl-20'")
+    assert row["progress_mode"] == "absolute"
+    assert bare_api.scalar("SELECT goal_type FROM challenge.goals WHERE goal_id = 'play-3'") == "absolute"
+
+
+def test_empty_schedule_of_a_disabled_rotation_means_absent(bare_api: Api) -> None:
+    doc = config()
+    doc["challenges"][1]["goals"][0]["rotation"]["schedule"] = ""  # spring-login, rotation disabled
+    bare_api.load(doc)
+    row = bare_api.row("SELECT * FROM challenge.goals WHERE goal_id = 'spring-login'")
+    assert (row["rotation_enabled"], row["rotation_schedule"]) == (False, None)
+
+
+def test_bad_progress_mode_is_still_rejected(bare_api: Api) -> None:
+    doc = config()
+    doc["challenges"][0]["goals"][2]["requirement"]["progressMode"] = "Absolute"
+    with pytest.raises(psycopg.Error) as exc:
+        bare_api.load(doc)
+    error = assert_sqlstate(exc.value, "CH001")
+    assert "challenges[0].goals[2].requirement.progressMode must be one of" in (
+        error.diag.message_primary or ""
+    )
+
+
+def test_unknown_key_message_lists_the_known_keys(bare_api: Api) -> None:
+    doc = config()
+    doc["challenges"][0]["goals"][0]["reward"]["amount"] = 3
+    with pytest.raises(psycopg.Error) as exc:
+        bare_api.load(doc)
+    error = assert_sqlstate(exc.value, "CH001")
+    assert error.diag.message_primary == (
+        "invalid config: challenges[0].goals[0].reward.amount is not a known key "
+        "(known: type, rewardId, quantity)"
+    )
+
+
+def test_misspelt_key_is_named_rather_than_the_missing_one(bare_api: Api) -> None:
+    doc = config()
+    requirement = doc["challenges"][0]["goals"][1]["requirement"]
+    requirement["targetVlaue"] = requirement.pop("targetValue")
+    with pytest.raises(psycopg.Error) as exc:
+        bare_api.load(doc)
+    error = assert_sqlstate(exc.value, "CH001")
+    assert (error.diag.message_primary or "").startswith(
+        "invalid config: challenges[0].goals[1].requirement.targetVlaue is not a known key"
+    )
