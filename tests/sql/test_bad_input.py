@@ -18,6 +18,11 @@ GOOD_SET = {"user_id": "u1", "goal_id": "reach-lvl-20", "value": 3, "event_id": 
 LONG = "x" * 101
 
 
+MONTH_13 = "2026-13-01T00:00:00Z"  # invalid-date: month 13
+ZONELESS = "2026-11-27T10:00:00"  # invalid-date: no zone
+DATE_ONLY = "2026-11-27"  # invalid-date: no time
+
+
 def _without(item: dict[str, Any], key: str) -> dict[str, Any]:
     return {k: v for k, v in item.items() if k != key}
 
@@ -38,9 +43,9 @@ def _bad_items(good: dict[str, Any], amount_key: str) -> list[Any]:
         pytest.param({**good, "goal_id": ""}, id="empty-goal_id"),
         pytest.param({**good, "goal_id": LONG}, id="goal_id-101-chars"),
         pytest.param({**good, "occurred_at": "yesterday"}, id="occurred_at-yesterday"),
-        pytest.param({**good, "occurred_at": "2026-13-01T00:00:00Z"}, id="occurred_at-month-13"),
-        pytest.param({**good, "occurred_at": "2026-11-27T10:00:00"}, id="occurred_at-zoneless"),
-        pytest.param({**good, "occurred_at": "2026-11-27"}, id="occurred_at-date-only"),
+        pytest.param({**good, "occurred_at": MONTH_13}, id="occurred_at-month-13"),
+        pytest.param({**good, "occurred_at": ZONELESS}, id="occurred_at-zoneless"),
+        pytest.param({**good, "occurred_at": DATE_ONLY}, id="occurred_at-date-only"),
         pytest.param({**good, "occurred_at": 1764237600}, id="occurred_at-number"),
         pytest.param({**good, "dleta": 2}, id="unknown-key"),
         pytest.param({**good, "event_id": ""}, id="event_id-empty"),

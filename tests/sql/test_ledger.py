@@ -7,13 +7,15 @@ pgchallenge.ledger switch, explain_progress, the day partitions and their retent
 
 Time is never waited for: rotation is driven by explicit occurred_at values in later periods, a period that
 is over is simulated by moving period_start back, an expiry by moving expires_at back, and old ledger rows
-and partitions are created directly (test setup only).
+and partitions are created directly (test setup only). Every instant comes from the server's clock
+(``server_clock``; ``wk`` is a week after any the test runs in), never from this process's.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
@@ -23,10 +25,12 @@ import pytest
 from psycopg.types.json import Jsonb
 
 if TYPE_CHECKING:
+    from tests.serverclock import HOUR, ServerClock, iso
     from tests.sql.claimhelpers import QuestApi
     from tests.sql.sqlhelpers import OMIT, Omit, Row, assert_sqlstate, challenge, goal, outcome_of, skipped
 else:
     from claimhelpers import QuestApi
+    from serverclock import HOUR, ServerClock, iso
     from sqlhelpers import OMIT, Omit, Row, assert_sqlstate, challenge, goal, outcome_of, skipped
 
 Key = tuple[str, str]
@@ -90,14 +94,41 @@ SIDE_GOALS = [
 LEDGER_CONFIG: dict[str, Any] = {"challenges": [challenge("main", MAIN_GOALS), challenge("side", SIDE_GOALS)]}
 DEFAULT_GOALS = ["carry", "daily-wins", "kills", "level", "logins", "side-a", "weekly"]
 
-# Explicit event times, far after the test run: the goals without periods do not care, the goals with
-# periods move (rotate) into the period of the first such write.
-MON = "2030-01-07T10:00:00Z"  # a Monday: week 2030-01-07
-TUE = "2030-01-08T10:00:00Z"
-WED = "2030-01-09T10:00:00Z"
-NEXT_TUE = "2030-01-15T10:00:00Z"  # week 2030-01-14
 LONG = "x" * 101
 DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Week:
+    """Explicit event times in a week after any the test runs in: the goals without periods do not care, the
+    goals with periods move (rotate) into the period of the first such write."""
+
+    start: datetime  # Monday 00:00 UTC
+
+    def at(self, days: float, hours: float = 10) -> str:
+        return iso(self.start + days * DAY + hours * HOUR)
+
+    @property
+    def mon(self) -> str:
+        return self.at(0)
+
+    @property
+    def tue(self) -> str:
+        return self.at(1)
+
+    @property
+    def wed(self) -> str:
+        return self.at(2)
+
+    @property
+    def next_tue(self) -> str:
+        """Tuesday of the week after."""
+        return self.at(8)
+
+
+@pytest.fixture
+def wk(server_clock: ServerClock) -> Week:
+    return Week(server_clock.future_week)
 
 
 def utc(text: str) -> datetime:
@@ -296,7 +327,7 @@ def operations(history: Mapping[Key, list[Row]], key: Key) -> list[str]:
     return [row["operation"] for row in history.get(key, [])]
 
 
-def run_workload(api: LedgerApi, p: str = "") -> None:
+def run_workload(api: LedgerApi, wk: Week, p: str = "") -> None:
     """Every writer once or more, on players ``{p}u1`` and ``{p}u2`` (ids prefixed, so it can run twice)."""
     u1, u2 = f"{p}u1", f"{p}u2"
     api.init(u1)
@@ -312,43 +343,43 @@ def run_workload(api: LedgerApi, p: str = "") -> None:
     # random selection for u2: the pool is side-b (new) and side-c (inactive), both picked.
     assert {r["goal_id"] for r in api.random_select(u2, "side", 2, seed="s")} == {"side-b", "side-c"}
     # Single increments, without and with an event id, and a duplicate.
-    assert api.inc(u1, "kills", 2, occurred_at=MON)["outcome"] == "applied"
-    assert api.inc(u1, "kills", 1, f"{p}e-1", occurred_at=TUE)["outcome"] == "applied"
-    assert api.inc(u1, "kills", 1, f"{p}e-1", occurred_at=TUE)["outcome"] == "duplicate_event"
+    assert api.inc(u1, "kills", 2, occurred_at=wk.mon)["outcome"] == "applied"
+    assert api.inc(u1, "kills", 1, f"{p}e-1", occurred_at=wk.tue)["outcome"] == "applied"
+    assert api.inc(u1, "kills", 1, f"{p}e-1", occurred_at=wk.tue)["outcome"] == "duplicate_event"
     # A batch with duplicate keys, event ids, a duplicate event and two players.
     result = api.inc_batch(
         [
-            {"user_id": u1, "goal_id": "kills", "delta": 1, "event_id": f"{p}b-1", "occurred_at": TUE},
-            {"user_id": u2, "goal_id": "kills", "delta": 4, "event_id": f"{p}b-2", "occurred_at": TUE},
-            {"user_id": u1, "goal_id": "kills", "delta": 2, "event_id": f"{p}b-3", "occurred_at": WED},
-            {"user_id": u1, "goal_id": "kills", "delta": 9, "event_id": f"{p}e-1", "occurred_at": WED},
-            {"user_id": u1, "goal_id": "side-c", "delta": 1, "occurred_at": WED},
+            {"user_id": u1, "goal_id": "kills", "delta": 1, "event_id": f"{p}b-1", "occurred_at": wk.tue},
+            {"user_id": u2, "goal_id": "kills", "delta": 4, "event_id": f"{p}b-2", "occurred_at": wk.tue},
+            {"user_id": u1, "goal_id": "kills", "delta": 2, "event_id": f"{p}b-3", "occurred_at": wk.wed},
+            {"user_id": u1, "goal_id": "kills", "delta": 9, "event_id": f"{p}e-1", "occurred_at": wk.wed},
+            {"user_id": u1, "goal_id": "side-c", "delta": 1, "occurred_at": wk.wed},
         ]
     )
     assert (result["applied"], result["skipped"]["duplicate_event"]) == (4, 1)
     # Absolute values, one of them stale within the batch, one stale against the row.
     result = api.set_batch(
         [
-            {"user_id": u1, "goal_id": "level", "value": 5, "event_id": f"{p}s-1", "occurred_at": MON},
-            {"user_id": u1, "goal_id": "level", "value": 9, "event_id": f"{p}s-2", "occurred_at": WED},
-            {"user_id": u1, "goal_id": "level", "value": 7, "event_id": f"{p}s-3", "occurred_at": TUE},
+            {"user_id": u1, "goal_id": "level", "value": 5, "event_id": f"{p}s-1", "occurred_at": wk.mon},
+            {"user_id": u1, "goal_id": "level", "value": 9, "event_id": f"{p}s-2", "occurred_at": wk.wed},
+            {"user_id": u1, "goal_id": "level", "value": 7, "event_id": f"{p}s-3", "occurred_at": wk.tue},
         ]
     )
     assert (result["applied"], result["skipped"]["stale_event"]) == (2, 1)
-    older = api.set_batch([{"user_id": u1, "goal_id": "level", "value": 3, "occurred_at": MON}])
+    older = api.set_batch([{"user_id": u1, "goal_id": "level", "value": 3, "occurred_at": wk.mon}])
     assert outcome_of(older) == "stale_event"
     # Raw events: logins (the daily-once goal) and statistics routed to several goals, and a value.
     result = api.record(
         [
-            {"event_id": f"{p}r-1", "user_id": u1, "kind": "login", "occurred_at": MON},
-            {"event_id": f"{p}r-2", "user_id": u1, "kind": "login", "occurred_at": MON},
+            {"event_id": f"{p}r-1", "user_id": u1, "kind": "login", "occurred_at": wk.mon},
+            {"event_id": f"{p}r-2", "user_id": u1, "kind": "login", "occurred_at": wk.mon},
             {
                 "event_id": f"{p}r-3",
                 "user_id": u2,
                 "kind": "statistic",
                 "stat_code": "kills",
                 "inc": 2,
-                "occurred_at": WED,
+                "occurred_at": wk.wed,
             },
             {
                 "event_id": f"{p}r-4",
@@ -356,22 +387,22 @@ def run_workload(api: LedgerApi, p: str = "") -> None:
                 "kind": "statistic",
                 "stat_code": "level",
                 "value": 12,
-                "occurred_at": WED,
+                "occurred_at": wk.wed,
             },
             {"event_id": f"{p}r-5", "user_id": u2, "kind": "statistic", "stat_code": "gems", "inc": 4},
         ]
     )
     assert result["applied"] == 5, result
     # Completion and claim.
-    assert api.inc(u1, "kills", 10, occurred_at=WED)["status"] == "completed"
+    assert api.inc(u1, "kills", 10, occurred_at=wk.wed)["status"] == "completed"
     assert api.claim(u1, "kills", f"{p}c-1")["replayed"] is False
-    assert api.inc(u1, "kills", 1, occurred_at=WED)["outcome"] == "claimed"
+    assert api.inc(u1, "kills", 1, occurred_at=wk.wed)["outcome"] == "claimed"
     # Rotation resets by writes in later periods: weekly (single, then batch) and daily-wins.
-    assert api.inc(u1, "weekly", 3, occurred_at=MON)["progress"] == 3
-    next_week = api.inc_batch([{"user_id": u1, "goal_id": "weekly", "delta": 2, "occurred_at": NEXT_TUE}])
+    assert api.inc(u1, "weekly", 3, occurred_at=wk.mon)["progress"] == 3
+    next_week = api.inc_batch([{"user_id": u1, "goal_id": "weekly", "delta": 2, "occurred_at": wk.next_tue}])
     assert next_week["applied"] == 1
-    assert api.inc(u2, "daily-wins", 2, occurred_at=MON)["status"] == "completed"
-    assert api.inc(u2, "daily-wins", 1, occurred_at=TUE)["progress"] == 1
+    assert api.inc(u2, "daily-wins", 2, occurred_at=wk.mon)["status"] == "completed"
+    assert api.inc(u2, "daily-wins", 1, occurred_at=wk.tue)["progress"] == 1
     # A row left in a period that is over: the next assignment call rotates it ('rotate'), and a claim of a
     # carried-over goal moves it too.
     api.let_period_pass(u2, "carry")
@@ -384,9 +415,9 @@ def run_workload(api: LedgerApi, p: str = "") -> None:
     assert api.delete_expired(DAY) == 1
 
 
-def test_every_operation_keeps_every_chain_intact(la: LedgerApi) -> None:
+def test_every_operation_keeps_every_chain_intact(la: LedgerApi, wk: Week) -> None:
     """The invariant over a workload that runs every writer, plus the exact operation sequence of each row."""
-    run_workload(la)
+    run_workload(la, wk)
     history = assert_chains(la)
     assert {row["operation"] for chain in history.values() for row in chain} == OPERATIONS
     expected = {
@@ -419,10 +450,10 @@ def test_every_operation_keeps_every_chain_intact(la: LedgerApi) -> None:
     assert history[("u2", "carry")][-1]["progress_after"] == 4  # carried over, not reset
 
 
-def test_chain_check_catches_a_broken_chain(la: LedgerApi) -> None:
+def test_chain_check_catches_a_broken_chain(la: LedgerApi, wk: Week) -> None:
     """The invariant helper itself: a progress change behind the ledger's back must fail it."""
     la.init("u1")
-    la.inc("u1", "kills", 2, occurred_at=MON)
+    la.inc("u1", "kills", 2, occurred_at=wk.mon)
     assert_chains(la)
     la.conn.execute("UPDATE challenge.progress SET progress = 3 WHERE user_id = 'u1' AND goal_id = 'kills'")
     with pytest.raises(AssertionError, match="current state"):
@@ -447,10 +478,10 @@ def test_initialize_player_records_one_assign_per_created_row(la: LedgerApi) -> 
     assert la.ledger_count() == len(DEFAULT_GOALS)
 
 
-def test_set_goal_active_records_real_changes_only(la: LedgerApi) -> None:
+def test_set_goal_active_records_real_changes_only(la: LedgerApi, wk: Week) -> None:
     la.set_active("u1", "side-b", True)  # created active
     la.set_active("u1", "side-b", True)  # no-op
-    la.inc("u1", "side-b", 2, occurred_at=MON)
+    la.inc("u1", "side-b", 2, occurred_at=wk.mon)
     mark = la.mark()
     la.set_active("u1", "side-b", False)
     la.set_active("u1", "side-b", False)  # no-op
@@ -491,17 +522,21 @@ def test_random_select_goals_records_the_created_rows(la: LedgerApi) -> None:
     ]
 
 
-def test_increment_progress_records_before_after_event_id_and_time(la: LedgerApi) -> None:
+def test_increment_progress_records_before_after_event_id_and_time(la: LedgerApi, wk: Week) -> None:
     la.init("u1")
     mark = la.mark()
-    la.inc("u1", "kills", 3, occurred_at=MON)
-    la.inc("u1", "kills", 2, "e-1", occurred_at=TUE)
-    assert la.inc("u1", "kills", 2, "e-1", occurred_at=TUE)["outcome"] == "duplicate_event"
-    la.inc("u1", "kills", 7, "e-2", occurred_at=WED)
+    la.inc("u1", "kills", 3, occurred_at=wk.mon)
+    la.inc("u1", "kills", 2, "e-1", occurred_at=wk.tue)
+    assert la.inc("u1", "kills", 2, "e-1", occurred_at=wk.tue)["outcome"] == "duplicate_event"
+    la.inc("u1", "kills", 7, "e-2", occurred_at=wk.wed)
     assert changes(la, "u1", "kills", mark) == [
-        change("increment", (0, "not_started"), (3, "in_progress"), occurred_at=utc(MON)),
-        change("increment", (3, "in_progress"), (5, "in_progress"), event_ids=["e-1"], occurred_at=utc(TUE)),
-        change("increment", (5, "in_progress"), (12, "completed"), event_ids=["e-2"], occurred_at=utc(WED)),
+        change("increment", (0, "not_started"), (3, "in_progress"), occurred_at=utc(wk.mon)),
+        change(
+            "increment", (3, "in_progress"), (5, "in_progress"), event_ids=["e-1"], occurred_at=utc(wk.tue)
+        ),
+        change(
+            "increment", (5, "in_progress"), (12, "completed"), event_ids=["e-2"], occurred_at=utc(wk.wed)
+        ),
     ]
 
 
@@ -515,19 +550,19 @@ def test_default_occurred_at_is_the_calls_transaction_time(la: LedgerApi) -> Non
     assert [r["occurred_at"] for r in la.ledger("u1", after=mark)] == [now, now]
 
 
-def test_batch_folds_the_items_of_one_row_into_one_change(la: LedgerApi) -> None:
+def test_batch_folds_the_items_of_one_row_into_one_change(la: LedgerApi, wk: Week) -> None:
     """Several items for one row: one ledger row, every applied item's event id in item order."""
     la.init("u1")
     la.init("u2")
-    la.inc("u1", "kills", 1, "seen", occurred_at=MON)
+    la.inc("u1", "kills", 1, "seen", occurred_at=wk.mon)
     mark = la.mark()
     result = la.inc_batch(
         [
-            {"user_id": "u1", "goal_id": "kills", "delta": 2, "event_id": "z-9", "occurred_at": WED},
-            {"user_id": "u2", "goal_id": "kills", "delta": 1, "event_id": "a-0", "occurred_at": MON},
-            {"user_id": "u1", "goal_id": "kills", "delta": 1, "occurred_at": MON},
-            {"user_id": "u1", "goal_id": "kills", "delta": 5, "event_id": "seen", "occurred_at": WED},
-            {"user_id": "u1", "goal_id": "kills", "delta": 3, "event_id": "a-1", "occurred_at": TUE},
+            {"user_id": "u1", "goal_id": "kills", "delta": 2, "event_id": "z-9", "occurred_at": wk.wed},
+            {"user_id": "u2", "goal_id": "kills", "delta": 1, "event_id": "a-0", "occurred_at": wk.mon},
+            {"user_id": "u1", "goal_id": "kills", "delta": 1, "occurred_at": wk.mon},
+            {"user_id": "u1", "goal_id": "kills", "delta": 5, "event_id": "seen", "occurred_at": wk.wed},
+            {"user_id": "u1", "goal_id": "kills", "delta": 3, "event_id": "a-1", "occurred_at": wk.tue},
         ]
     )
     assert (result["applied"], result["skipped"]) == (4, skipped(duplicate_event=1))
@@ -537,33 +572,35 @@ def test_batch_folds_the_items_of_one_row_into_one_change(la: LedgerApi) -> None
             (1, "in_progress"),
             (7, "in_progress"),
             event_ids=["z-9", "a-1"],
-            occurred_at=utc(WED),
+            occurred_at=utc(wk.wed),
         )
     ]
     assert changes(la, "u2", "kills", mark) == [
-        change("increment", (0, "not_started"), (1, "in_progress"), event_ids=["a-0"], occurred_at=utc(MON))
+        change(
+            "increment", (0, "not_started"), (1, "in_progress"), event_ids=["a-0"], occurred_at=utc(wk.mon)
+        )
     ]
     rows = la.ledger(after=mark)
     assert len(rows) == 2 and rows[0]["txid"] == rows[1]["txid"]
 
 
-def test_batch_of_items_without_event_ids_records_null_event_ids(la: LedgerApi) -> None:
+def test_batch_of_items_without_event_ids_records_null_event_ids(la: LedgerApi, wk: Week) -> None:
     la.init("u1")
     mark = la.mark()
-    la.inc_batch([{"user_id": "u1", "goal_id": "kills", "occurred_at": MON}] * 3)
+    la.inc_batch([{"user_id": "u1", "goal_id": "kills", "occurred_at": wk.mon}] * 3)
     assert changes(la, "u1", "kills", mark) == [
-        change("increment", (0, "not_started"), (3, "in_progress"), occurred_at=utc(MON))
+        change("increment", (0, "not_started"), (3, "in_progress"), occurred_at=utc(wk.mon))
     ]
 
 
-def test_daily_once_goal_labels_only_the_counted_item(la: LedgerApi) -> None:
+def test_daily_once_goal_labels_only_the_counted_item(la: LedgerApi, wk: Week) -> None:
     la.init("u1")
     mark = la.mark()
     result = la.inc_batch(
         [
-            {"user_id": "u1", "goal_id": "logins", "event_id": "l-1", "occurred_at": MON},
-            {"user_id": "u1", "goal_id": "logins", "event_id": "l-2", "occurred_at": "2030-01-07T23:00:00Z"},
-            {"user_id": "u1", "goal_id": "logins", "event_id": "l-3", "occurred_at": TUE},
+            {"user_id": "u1", "goal_id": "logins", "event_id": "l-1", "occurred_at": wk.mon},
+            {"user_id": "u1", "goal_id": "logins", "event_id": "l-2", "occurred_at": wk.at(0, 23)},
+            {"user_id": "u1", "goal_id": "logins", "event_id": "l-3", "occurred_at": wk.tue},
         ]
     )
     assert (result["applied"], result["skipped"]["already_counted_today"]) == (2, 1)
@@ -573,32 +610,34 @@ def test_daily_once_goal_labels_only_the_counted_item(la: LedgerApi) -> None:
             (0, "not_started"),
             (2, "in_progress"),
             event_ids=["l-1", "l-3"],
-            occurred_at=utc(TUE),
+            occurred_at=utc(wk.tue),
         )
     ]
 
 
-def test_set_batch_records_the_winning_value_and_leaves_stale_items_out(la: LedgerApi) -> None:
+def test_set_batch_records_the_winning_value_and_leaves_stale_items_out(la: LedgerApi, wk: Week) -> None:
     la.init("u1")
     mark = la.mark()
     result = la.set_batch(
         [
-            {"user_id": "u1", "goal_id": "level", "value": 5, "event_id": "s-1", "occurred_at": MON},
-            {"user_id": "u1", "goal_id": "level", "value": 9, "event_id": "s-2", "occurred_at": WED},
-            {"user_id": "u1", "goal_id": "level", "value": 7, "event_id": "s-3", "occurred_at": TUE},
+            {"user_id": "u1", "goal_id": "level", "value": 5, "event_id": "s-1", "occurred_at": wk.mon},
+            {"user_id": "u1", "goal_id": "level", "value": 9, "event_id": "s-2", "occurred_at": wk.wed},
+            {"user_id": "u1", "goal_id": "level", "value": 7, "event_id": "s-3", "occurred_at": wk.tue},
         ]
     )
     assert (result["applied"], result["skipped"]["stale_event"]) == (2, 1)
     la.set_batch(
-        [{"user_id": "u1", "goal_id": "level", "value": 25, "event_id": "s-4", "occurred_at": NEXT_TUE}]
+        [{"user_id": "u1", "goal_id": "level", "value": 25, "event_id": "s-4", "occurred_at": wk.next_tue}]
     )
     assert changes(la, "u1", "level", mark) == [
-        change("set", (0, "not_started"), (9, "in_progress"), event_ids=["s-1", "s-2"], occurred_at=utc(WED)),
-        change("set", (9, "in_progress"), (25, "completed"), event_ids=["s-4"], occurred_at=utc(NEXT_TUE)),
+        change(
+            "set", (0, "not_started"), (9, "in_progress"), event_ids=["s-1", "s-2"], occurred_at=utc(wk.wed)
+        ),
+        change("set", (9, "in_progress"), (25, "completed"), event_ids=["s-4"], occurred_at=utc(wk.next_tue)),
     ]
 
 
-def _write(api: LedgerApi, how: str, goal_id: str, *, event_id: str | None = None, at: str = WED) -> str:
+def _write(api: LedgerApi, how: str, goal_id: str, *, at: str, event_id: str | None = None) -> str:
     """One item through one write path; returns its outcome."""
     item: dict[str, Any] = {"user_id": "u1", "goal_id": goal_id, "occurred_at": at}
     if event_id is not None:
@@ -638,42 +677,38 @@ SKIPS = [
     ("how", "setup", "goal_id", "expected"), SKIPS, ids=[f"{s[0]}-{s[1]}" for s in SKIPS]
 )
 def test_a_skipped_write_records_nothing(
-    la: LedgerApi, how: str, setup: str, goal_id: str, expected: str
+    la: LedgerApi, wk: Week, how: str, setup: str, goal_id: str, expected: str
 ) -> None:
     la.init("u1")
     event_id = None
     if setup == "duplicate":
         event_id = "seen"
-        assert _write(la, how, goal_id, event_id="seen") == "applied"
+        assert _write(la, how, goal_id, at=wk.wed, event_id="seen") == "applied"
     elif setup == "inactive":
         la.set_active("u1", goal_id, False)
     elif setup == "claimed":
         la.inc("u1", goal_id, 3)
         la.claim("u1", goal_id, "c-1")
     elif setup == "counted-today":
-        assert _write(la, how, goal_id) == "applied"
+        assert _write(la, how, goal_id, at=wk.wed) == "applied"
     elif setup == "stale":
-        assert _write(la, how, goal_id, at=NEXT_TUE) == "applied"
+        assert _write(la, how, goal_id, at=wk.next_tue) == "applied"
     before = la.dump()
-    at = MON if setup == "stale" else WED
+    at = wk.mon if setup == "stale" else wk.wed
     assert _write(la, how, goal_id, event_id=event_id, at=at) == expected
     after = la.dump()
     assert after["ledger"] == before["ledger"]
     assert after["progress"] == before["progress"]
 
 
-def test_a_write_in_a_later_period_records_the_rotation(la: LedgerApi) -> None:
+def test_a_write_in_a_later_period_records_the_rotation(la: LedgerApi, wk: Week) -> None:
     la.init("u1")
     mark = la.mark()
-    la.inc("u1", "weekly", 3, occurred_at=MON)  # out of the current week into 2030-01-07
-    la.inc("u1", "weekly", 1, occurred_at=WED)  # same week
-    la.inc_batch([{"user_id": "u1", "goal_id": "weekly", "delta": 4, "occurred_at": NEXT_TUE}])  # resets
-    la.inc("u1", "weekly", 1, occurred_at="2030-01-22T00:00:00Z")  # a week later still: resets again
-    week1, week2, week3 = (
-        utc("2030-01-07T00:00:00Z"),
-        utc("2030-01-14T00:00:00Z"),
-        utc("2030-01-21T00:00:00Z"),
-    )
+    la.inc("u1", "weekly", 3, occurred_at=wk.mon)  # out of the current week into week wk
+    la.inc("u1", "weekly", 1, occurred_at=wk.wed)  # same week
+    la.inc_batch([{"user_id": "u1", "goal_id": "weekly", "delta": 4, "occurred_at": wk.next_tue}])  # resets
+    la.inc("u1", "weekly", 1, occurred_at=wk.at(15, 0))  # a week later still: resets again
+    week1, week2, week3 = wk.start, wk.start + 7 * DAY, wk.start + 14 * DAY
     assert changes(la, "u1", "weekly", mark) == [
         change(
             "increment",
@@ -681,16 +716,18 @@ def test_a_write_in_a_later_period_records_the_rotation(la: LedgerApi) -> None:
             (3, "in_progress"),
             rotated=True,
             period_start=week1,
-            occurred_at=utc(MON),
+            occurred_at=utc(wk.mon),
         ),
-        change("increment", (3, "in_progress"), (4, "in_progress"), period_start=week1, occurred_at=utc(WED)),
+        change(
+            "increment", (3, "in_progress"), (4, "in_progress"), period_start=week1, occurred_at=utc(wk.wed)
+        ),
         change(
             "increment",
             (4, "in_progress"),
             (4, "in_progress"),
             rotated=True,
             period_start=week2,
-            occurred_at=utc(NEXT_TUE),
+            occurred_at=utc(wk.next_tue),
         ),
         change(
             "increment",
@@ -698,23 +735,23 @@ def test_a_write_in_a_later_period_records_the_rotation(la: LedgerApi) -> None:
             (1, "in_progress"),
             rotated=True,
             period_start=week3,
-            occurred_at=utc("2030-01-22T00:00:00Z"),
+            occurred_at=utc(wk.at(15, 0)),
         ),
     ]
     assert_chains(la)
 
 
-def test_absolute_values_in_later_periods_record_the_rotation(la: LedgerApi) -> None:
+def test_absolute_values_in_later_periods_record_the_rotation(la: LedgerApi, wk: Week) -> None:
     la.set_active("u1", "weekly-level", True)
     mark = la.mark()
-    for value, at in ((3, MON), (5, WED), (2, NEXT_TUE)):
+    for value, at in ((3, wk.mon), (5, wk.wed), (2, wk.next_tue)):
         assert (
             la.set_batch([{"user_id": "u1", "goal_id": "weekly-level", "value": value, "occurred_at": at}])[
                 "applied"
             ]
             == 1
         )
-    week1, week2 = utc("2030-01-07T00:00:00Z"), utc("2030-01-14T00:00:00Z")
+    week1, week2 = wk.start, wk.start + 7 * DAY
     assert changes(la, "u1", "weekly-level", mark) == [
         change(
             "set",
@@ -722,25 +759,27 @@ def test_absolute_values_in_later_periods_record_the_rotation(la: LedgerApi) -> 
             (3, "in_progress"),
             rotated=True,
             period_start=week1,
-            occurred_at=utc(MON),
+            occurred_at=utc(wk.mon),
         ),
-        change("set", (3, "in_progress"), (5, "in_progress"), period_start=week1, occurred_at=utc(WED)),
+        change("set", (3, "in_progress"), (5, "in_progress"), period_start=week1, occurred_at=utc(wk.wed)),
         change(
             "set",
             (5, "in_progress"),
             (2, "in_progress"),
             rotated=True,
             period_start=week2,
-            occurred_at=utc(NEXT_TUE),
+            occurred_at=utc(wk.next_tue),
         ),
     ]
     assert_chains(la)
 
 
 @pytest.mark.parametrize("how", ["single", "batch"])
-def test_a_claimed_daily_goal_starts_over_with_a_rotated_increment(la: LedgerApi, how: str) -> None:
+def test_a_claimed_daily_goal_starts_over_with_a_rotated_increment(
+    la: LedgerApi, server_clock: ServerClock, how: str
+) -> None:
     la.init("u1")
-    today = datetime.now(timezone.utc)
+    today = server_clock.now
     la.inc("u1", "daily-wins", 2, occurred_at=today)
     la.claim("u1", "daily-wins", "c-1")
     mark = la.mark()
@@ -794,7 +833,7 @@ def test_deactivation_in_a_new_period_records_unassign_then_rotate(la: LedgerApi
     ]
 
 
-def test_record_events_labels_every_goal_it_reached_with_the_event_id(la: LedgerApi) -> None:
+def test_record_events_labels_every_goal_it_reached_with_the_event_id(la: LedgerApi, wk: Week) -> None:
     la.init("u1")
     la.init("u2")
     mark = la.mark()
@@ -806,15 +845,15 @@ def test_record_events_labels_every_goal_it_reached_with_the_event_id(la: Ledger
                 "kind": "statistic",
                 "stat_code": "kills",
                 "inc": 2,
-                "occurred_at": MON,
+                "occurred_at": wk.mon,
             },
-            {"event_id": "g-1", "user_id": "u1", "kind": "login", "occurred_at": MON},
+            {"event_id": "g-1", "user_id": "u1", "kind": "login", "occurred_at": wk.mon},
             {
                 "event_id": "k-2",
                 "user_id": "u2",
                 "kind": "statistic",
                 "stat_code": "kills",
-                "occurred_at": MON,
+                "occurred_at": wk.mon,
             },
             {
                 "event_id": "k-3",
@@ -822,7 +861,7 @@ def test_record_events_labels_every_goal_it_reached_with_the_event_id(la: Ledger
                 "kind": "statistic",
                 "stat_code": "kills",
                 "inc": 3,
-                "occurred_at": TUE,
+                "occurred_at": wk.tue,
             },
             {
                 "event_id": "v-1",
@@ -830,19 +869,19 @@ def test_record_events_labels_every_goal_it_reached_with_the_event_id(la: Ledger
                 "kind": "statistic",
                 "stat_code": "level",
                 "value": 6,
-                "occurred_at": TUE,
+                "occurred_at": wk.tue,
             },
         ]
     )
     assert (result["events"], result["applied"]) == (5, 8)
-    week1 = utc("2030-01-07T00:00:00Z")
+    week1 = wk.start
     assert changes(la, "u1", "kills", mark) == [
         change(
             "increment",
             (0, "not_started"),
             (5, "in_progress"),
             event_ids=["k-1", "k-3"],
-            occurred_at=utc(TUE),
+            occurred_at=utc(wk.tue),
         )
     ]
     assert changes(la, "u1", "weekly", mark) == [
@@ -853,17 +892,21 @@ def test_record_events_labels_every_goal_it_reached_with_the_event_id(la: Ledger
             event_ids=["k-1", "k-3"],
             rotated=True,
             period_start=week1,
-            occurred_at=utc(TUE),
+            occurred_at=utc(wk.tue),
         )
     ]
     assert changes(la, "u1", "logins", mark) == [
-        change("increment", (0, "not_started"), (1, "in_progress"), event_ids=["g-1"], occurred_at=utc(MON))
+        change(
+            "increment", (0, "not_started"), (1, "in_progress"), event_ids=["g-1"], occurred_at=utc(wk.mon)
+        )
     ]
     assert changes(la, "u1", "level", mark) == [
-        change("set", (0, "not_started"), (6, "in_progress"), event_ids=["v-1"], occurred_at=utc(TUE))
+        change("set", (0, "not_started"), (6, "in_progress"), event_ids=["v-1"], occurred_at=utc(wk.tue))
     ]
     assert changes(la, "u2", "kills", mark) == [
-        change("increment", (0, "not_started"), (1, "in_progress"), event_ids=["k-2"], occurred_at=utc(MON))
+        change(
+            "increment", (0, "not_started"), (1, "in_progress"), event_ids=["k-2"], occurred_at=utc(wk.mon)
+        )
     ]
     assert [r["event_ids"] for r in la.ledger("u2", "weekly", mark)] == [["k-2"]]
     rows = la.ledger(after=mark)
@@ -874,14 +917,14 @@ def test_record_events_labels_every_goal_it_reached_with_the_event_id(la: Ledger
     assert_chains(la)
 
 
-def test_record_events_duplicates_and_unrouted_events_record_nothing(la: LedgerApi) -> None:
+def test_record_events_duplicates_and_unrouted_events_record_nothing(la: LedgerApi, wk: Week) -> None:
     la.init("u1")
     event = {
         "event_id": "k-1",
         "user_id": "u1",
         "kind": "statistic",
         "stat_code": "kills",
-        "occurred_at": MON,
+        "occurred_at": wk.mon,
     }
     la.record([event])
     before = la.dump()["ledger"]
@@ -893,18 +936,18 @@ def test_record_events_duplicates_and_unrouted_events_record_nothing(la: LedgerA
                 "user_id": "u1",
                 "kind": "statistic",
                 "stat_code": "deaths",
-                "occurred_at": MON,
+                "occurred_at": wk.mon,
             },
-            {"event_id": "n-2", "user_id": "u9", "kind": "login", "occurred_at": MON},
+            {"event_id": "n-2", "user_id": "u9", "kind": "login", "occurred_at": wk.mon},
         ]
     )
     assert (result["duplicate_events"], result["applied"]) == (1, 0)
     assert la.dump()["ledger"] == before
 
 
-def test_claim_records_the_status_change_only_once(la: LedgerApi) -> None:
+def test_claim_records_the_status_change_only_once(la: LedgerApi, wk: Week) -> None:
     la.init("u1")
-    la.inc("u1", "kills", 12, occurred_at=MON)
+    la.inc("u1", "kills", 12, occurred_at=wk.mon)
     mark = la.mark()
     la.claim("u1", "kills", "c-1")
     assert changes(la, "u1", "kills", mark) == [change("claim", (12, "completed"), (12, "claimed"))]
@@ -932,9 +975,9 @@ def test_claim_of_a_carried_over_goal_records_its_move_to_the_current_period(la:
     assert_chains(la)
 
 
-def test_expiry_records_the_rows_last_state_and_nothing_after(la: LedgerApi) -> None:
+def test_expiry_records_the_rows_last_state_and_nothing_after(la: LedgerApi, wk: Week) -> None:
     la.init("u1")
-    la.inc("u1", "kills", 4, occurred_at=MON)
+    la.inc("u1", "kills", 4, occurred_at=wk.mon)
     la.inc("u1", "weekly", 2)
     la.set_expires_at("u1", "kills", 8 * DAY)
     la.set_expires_at("u1", "weekly", 8 * DAY)
@@ -999,12 +1042,12 @@ def comparable(rows: list[Row], prefix: str) -> list[Row]:
     ]
 
 
-def test_ledger_off_records_nothing_and_progress_changes_as_usual(la: LedgerApi) -> None:
+def test_ledger_off_records_nothing_and_progress_changes_as_usual(la: LedgerApi, wk: Week) -> None:
     la.conn.execute("SET pgchallenge.ledger = off")
-    run_workload(la, "off-")
+    run_workload(la, wk, "off-")
     assert la.ledger_count() == 0
     la.conn.execute("RESET pgchallenge.ledger")
-    run_workload(la, "on-")
+    run_workload(la, wk, "on-")
     assert la.ledger_count() > 0
     assert {r["user_id"] for r in la.ledger()} == {"on-u1", "on-u2"}
     progress = la.table_rows()["progress"]
@@ -1091,9 +1134,9 @@ INVALID_SETTING_CALLS: dict[str, Callable[[LedgerApi], object]] = {
 
 
 @pytest.mark.parametrize("call", sorted(INVALID_SETTING_CALLS))
-def test_an_invalid_setting_raises_and_changes_nothing(la: LedgerApi, call: str) -> None:
+def test_an_invalid_setting_raises_and_changes_nothing(la: LedgerApi, wk: Week, call: str) -> None:
     la.init("u1")
-    la.set_batch([{"user_id": "u1", "goal_id": "level", "value": 20, "occurred_at": MON}])  # claimable
+    la.set_batch([{"user_id": "u1", "goal_id": "level", "value": 20, "occurred_at": wk.mon}])  # claimable
     la.set_expires_at("u1", "side-a", 2 * DAY)  # expired
     la.inc("u1", "weekly", 2)
     la.let_period_pass("u1", "weekly")  # due for rotation
@@ -1111,8 +1154,8 @@ def test_an_invalid_setting_raises_and_changes_nothing(la: LedgerApi, call: str)
 # --- explain_progress ---------------------------------------------------------------------------------------
 
 
-def test_explain_progress_returns_one_rows_history_in_order(la: LedgerApi) -> None:
-    run_workload(la)
+def test_explain_progress_returns_one_rows_history_in_order(la: LedgerApi, wk: Week) -> None:
+    run_workload(la, wk)
     with la.conn.cursor() as cur:
         cur.execute("SELECT * FROM challenge.explain_progress('u1', 'kills')")
         assert [d.name for d in cur.description or []] == EXPLAIN_COLUMNS
@@ -1221,10 +1264,12 @@ def test_partitions_are_utc_days_whatever_the_session_time_zone(la: LedgerApi, z
     ]
 
 
-def test_rows_recorded_before_the_partition_existed_move_into_it(la: LedgerApi) -> None:
+def test_rows_recorded_before_the_partition_existed_move_into_it(
+    la: LedgerApi, server_clock: ServerClock, wk: Week
+) -> None:
     la.init("u1")
-    la.inc("u1", "kills", 3, "e-1", occurred_at=MON)
-    old = datetime.now(timezone.utc) - 10 * DAY
+    la.inc("u1", "kills", 3, "e-1", occurred_at=wk.mon)
+    old = server_clock.now - 10 * DAY
     insert_old_row(la, "u9", old)
     before = la.dump()["ledger"]
     assert {r["part"] for r in before} == {"challenge.ledger_default"}
@@ -1238,10 +1283,10 @@ def test_rows_recorded_before_the_partition_existed_move_into_it(la: LedgerApi) 
     assert [r["operation"] for r in la.explain("u1", "kills")] == ["assign", "increment"]
 
 
-def test_new_rows_land_in_todays_partition(la: LedgerApi) -> None:
+def test_new_rows_land_in_todays_partition(la: LedgerApi, wk: Week) -> None:
     assert la.create_partitions(2) == 3
     mark = la.mark()
-    run_workload(la)
+    run_workload(la, wk)
     today_part = f"challenge.{day_name(la.today())}"
     parts = {part for change_id, part in part_of(la).items() if change_id > mark}
     assert parts == {today_part}
@@ -1249,7 +1294,9 @@ def test_new_rows_land_in_todays_partition(la: LedgerApi) -> None:
     assert_chains(la)
 
 
-def test_prune_ledger_drops_old_day_partitions_and_old_default_rows(la: LedgerApi) -> None:
+def test_prune_ledger_drops_old_day_partitions_and_old_default_rows(
+    la: LedgerApi, server_clock: ServerClock
+) -> None:
     today = la.today()
     long_ago = today - 200 * DAY
     create_day_partition(la, long_ago)
@@ -1258,8 +1305,8 @@ def test_prune_ledger_drops_old_day_partitions_and_old_default_rows(la: LedgerAp
         "u-old-partition",
         datetime.combine(long_ago, datetime.min.time(), timezone.utc) + timedelta(hours=5),
     )
-    insert_old_row(la, "u-old-default", datetime.now(timezone.utc) - 120 * DAY)
-    insert_old_row(la, "u-recent-default", datetime.now(timezone.utc) - 10 * DAY)
+    insert_old_row(la, "u-old-default", server_clock.now - 120 * DAY)
+    insert_old_row(la, "u-recent-default", server_clock.now - 10 * DAY)
     la.create_partitions(1)
     la.init("u1")
     assert part_of(la)[la.mark()] == f"challenge.{day_name(today)}"
@@ -1270,13 +1317,15 @@ def test_prune_ledger_drops_old_day_partitions_and_old_default_rows(la: LedgerAp
     assert la.prune() == 0
 
 
-def test_prune_ledger_keeps_the_current_day_and_bounds_default_deletes(la: LedgerApi) -> None:
+def test_prune_ledger_keeps_the_current_day_and_bounds_default_deletes(
+    la: LedgerApi, server_clock: ServerClock
+) -> None:
     today = la.today()
     yesterday = today - DAY
     create_day_partition(la, yesterday)
     insert_old_row(la, "u-yesterday", datetime.combine(yesterday, datetime.min.time(), timezone.utc))
     for n in range(3):
-        insert_old_row(la, f"u-default-{n}", datetime.now(timezone.utc) - (40 + n) * DAY)
+        insert_old_row(la, f"u-default-{n}", server_clock.now - (40 + n) * DAY)
     la.create_partitions(0)
     la.init("u1")
     # A zero interval: yesterday's day is over and goes; today's is not over and stays whole.
@@ -1312,10 +1361,10 @@ def test_prune_ledger_keeps_the_current_day_and_bounds_default_deletes(la: Ledge
     ],
 )
 def test_partition_functions_reject_bad_arguments(
-    la: LedgerApi, sql: str, params: list[Any], named: str
+    la: LedgerApi, server_clock: ServerClock, sql: str, params: list[Any], named: str
 ) -> None:
     create_day_partition(la, la.today() - 200 * DAY)
-    insert_old_row(la, "u-old", datetime.now(timezone.utc) - 200 * DAY)
+    insert_old_row(la, "u-old", server_clock.now - 200 * DAY)
     before = la.dump()
     with pytest.raises(psycopg.Error) as excinfo:
         la.scalar(sql, params)
@@ -1326,9 +1375,11 @@ def test_partition_functions_reject_bad_arguments(
 # --- delete_user_data ---------------------------------------------------------------------------------------
 
 
-def test_delete_user_data_removes_only_the_players_ledger_rows_and_counts_them(la: LedgerApi) -> None:
-    run_workload(la)
-    insert_old_row(la, "u1", datetime.now(timezone.utc) - 30 * DAY)  # in ledger_default
+def test_delete_user_data_removes_only_the_players_ledger_rows_and_counts_them(
+    la: LedgerApi, server_clock: ServerClock, wk: Week
+) -> None:
+    run_workload(la, wk)
+    insert_old_row(la, "u1", server_clock.now - 30 * DAY)  # in ledger_default
     la.create_partitions(0)  # the rest of u1's history moves into today's partition
     for grant in la.lease("worker", 10):  # claims must be delivered before their player can go
         la.finish(grant["claim_id"], True)

@@ -307,7 +307,7 @@ INVALID_CONFIGS = [
         pytest.param(_set(path, value), (expected,), id=f"unknown-key-{label}")
         for label, path, value, expected in [
             ("top", "schemaVersion", 2, "invalid config: schemaVersion is not a known key"),
-            ("challenge", "challenges.1.startsAt", "2026-01-01", "challenges[1].startsAt is not a known key"),
+            ("challenge", "challenges.1.startsAt", "soon", "challenges[1].startsAt is not a known key"),
             ("goal", "challenges.0.goals.1.rewards", [], f"{G}[1].rewards is not a known key"),
             ("goal-snake-case", "challenges.0.goals.1.event_source", "login", f"{G}[1].event_source is not"),
             (

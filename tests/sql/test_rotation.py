@@ -1,19 +1,26 @@
 """Rotation periods (issue 4): UTC boundaries, lazy onExpiry on writes, reads as of now, relative goals,
 repeatable daily goals, claims across periods, and get_rotation_status.
 
-Every scenario is driven by explicit occurred_at values (never by sleeping). Where a scenario needs "the
-period is over now", the test moves the row's period_start back (let_period_pass), as time passing would.
+Every scenario is driven by explicit occurred_at values (never by sleeping), taken from the server's clock:
+"now", or the days of a week later than any the test can run in (``wk``: Monday of the week after next).
+Where a scenario needs "the period is over now", the test moves the row's period_start back
+(let_period_pass), as time passing would.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import pytest
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
+
+if TYPE_CHECKING:
+    from tests.serverclock import DAY, HOUR, ServerClock, iso
+else:  # pytest puts tests/ on sys.path (rootdir-less test modules)
+    from serverclock import DAY, HOUR, ServerClock, iso
 
 
 def goal(goal_id: str, target: int, **extra: Any) -> dict[str, Any]:
@@ -80,6 +87,23 @@ def rot(db: psycopg.Connection[Any]) -> psycopg.Connection[Any]:
     return db
 
 
+@pytest.fixture
+def wk(server_clock: ServerClock) -> datetime:
+    """Monday 00:00 UTC of a week after any the test runs in: the rows created now move into it."""
+    return server_clock.future_week
+
+
+@pytest.fixture
+def now(server_clock: ServerClock) -> datetime:
+    """The server's now (the rows' current period is the one holding it)."""
+    return server_clock.now
+
+
+def on(monday: datetime, weekday: int, hour: float = 10) -> str:
+    """An occurred_at: ``hour`` o'clock UTC on day ``weekday`` (0 = Monday; 7 = the next Monday) of a week."""
+    return iso(monday + weekday * DAY + hour * HOUR)
+
+
 def one(conn: psycopg.Connection[Any], sql: str, *params: Any) -> dict[str, Any]:
     with conn.cursor(row_factory=dict_row) as cursor:
         row = cursor.execute(sql, params).fetchone()
@@ -124,10 +148,6 @@ def utc(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
 
 
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat()
-
-
 def let_period_pass(conn: psycopg.Connection[Any], goal_id: str, by: str = "7 days") -> None:
     """Time passing, simulated: the row now belongs to a period that ended (private table, test setup)."""
     conn.execute(
@@ -139,7 +159,7 @@ def let_period_pass(conn: psycopg.Connection[Any], goal_id: str, by: str = "7 da
 
 # --- period boundaries -------------------------------------------------------------------------------------
 
-BOUNDARIES = [
+BOUNDARIES = [  # pure: _period_start and _period_end are functions of their arguments, not of now()
     # schedule, instant, period start, period end
     ("daily", "2026-11-27T23:59:59.999999", "2026-11-27T00:00:00", "2026-11-28T00:00:00"),
     ("daily", "2026-11-28T00:00:00", "2026-11-28T00:00:00", "2026-11-29T00:00:00"),
@@ -185,70 +205,70 @@ def test_view_and_functions_agree_on_the_current_period(rot: psycopg.Connection[
 
 
 @pytest.mark.parametrize("how", ["single", "batch"])
-def test_first_write_of_a_new_period_resets(rot: psycopg.Connection[Any], how: str) -> None:
+def test_first_write_of_a_new_period_resets(rot: psycopg.Connection[Any], wk: datetime, how: str) -> None:
     def write(at: str, delta: int) -> None:
         if how == "single":
             inc(rot, "weekly-kills", at, delta)
         else:
             inc_batch(rot, ("weekly-kills", at, delta))
 
-    write("2030-01-07T10:00:00Z", 3)  # Monday of week 2030-01-07
-    write("2030-01-13T23:59:59Z", 1)  # Sunday, same week
+    write(on(wk, 0), 3)  # Monday of week wk
+    write(iso(wk + 7 * DAY - timedelta(seconds=1)), 1)  # Sunday 23:59:59, same week
     assert stored(rot, "weekly-kills")["progress"] == 4
-    write("2030-01-14T00:00:00Z", 2)  # the next Monday: onExpiry resets, then +2
+    write(iso(wk + 7 * DAY), 2)  # the next Monday 00:00: onExpiry resets, then +2
     row = stored(rot, "weekly-kills")
     assert (row["progress"], row["status"]) == (2, "in_progress")
-    assert row["period_start"] == utc("2030-01-14T00:00:00")
-    assert row["expires_at"] == utc("2030-01-21T00:00:00")
+    assert row["period_start"] == wk + 7 * DAY
+    assert row["expires_at"] == wk + 14 * DAY
 
 
-def test_reset_clears_completion_and_completes_again(rot: psycopg.Connection[Any]) -> None:
-    first = inc(rot, "weekly-kills", "2030-01-07T10:00:00Z", 5)
+def test_reset_clears_completion_and_completes_again(rot: psycopg.Connection[Any], wk: datetime) -> None:
+    first = inc(rot, "weekly-kills", on(wk, 0), 5)
     assert (first["status"], first["newly_completed"]) == ("completed", True)
     completed_at = stored(rot, "weekly-kills")["completed_at"]
     assert completed_at is not None
-    assert inc(rot, "weekly-kills", "2030-01-08T10:00:00Z")["newly_completed"] is False
-    again = inc(rot, "weekly-kills", "2030-01-15T10:00:00Z", 5)
+    assert inc(rot, "weekly-kills", on(wk, 1))["newly_completed"] is False
+    again = inc(rot, "weekly-kills", on(wk, 8), 5)
     assert (again["progress"], again["status"], again["newly_completed"]) == (5, "completed", True)
     assert stored(rot, "weekly-kills")["completed_at"] != completed_at
 
 
-def test_carry_over_keeps_progress_and_moves_the_period(rot: psycopg.Connection[Any]) -> None:
-    inc(rot, "weekly-carry", "2030-01-07T10:00:00Z", 5)
-    row = inc(rot, "weekly-carry", "2030-01-15T10:00:00Z", 1)
+def test_carry_over_keeps_progress_and_moves_the_period(rot: psycopg.Connection[Any], wk: datetime) -> None:
+    inc(rot, "weekly-carry", on(wk, 0), 5)
+    row = inc(rot, "weekly-carry", on(wk, 8), 1)
     assert (row["progress"], row["status"]) == (6, "completed")
     stored_row = stored(rot, "weekly-carry")
-    assert stored_row["period_start"] == utc("2030-01-14T00:00:00")
+    assert stored_row["period_start"] == wk + 7 * DAY
     assert stored_row["completed_at"] is not None  # the reference's B-4 left it NULL
 
 
 @pytest.mark.parametrize("how", ["single", "batch"])
-def test_event_of_an_earlier_period_is_stale(rot: psycopg.Connection[Any], how: str) -> None:
-    inc(rot, "weekly-kills", "2030-01-15T10:00:00Z", 2)
+def test_event_of_an_earlier_period_is_stale(rot: psycopg.Connection[Any], wk: datetime, how: str) -> None:
+    inc(rot, "weekly-kills", on(wk, 8), 2)  # Tuesday of the week after wk
     if how == "single":
-        assert inc(rot, "weekly-kills", "2030-01-12T10:00:00Z", 3)["outcome"] == "stale_event"
+        assert inc(rot, "weekly-kills", on(wk, 5), 3)["outcome"] == "stale_event"  # Saturday of wk
     else:
-        result = inc_batch(rot, ("weekly-kills", "2030-01-12T10:00:00Z", 3))
+        result = inc_batch(rot, ("weekly-kills", on(wk, 5), 3))
         assert result["skipped"]["stale_event"] == 1
     assert stored(rot, "weekly-kills")["progress"] == 2
 
 
-def test_batch_spanning_two_periods_keeps_the_newest(rot: psycopg.Connection[Any]) -> None:
+def test_batch_spanning_two_periods_keeps_the_newest(rot: psycopg.Connection[Any], wk: datetime) -> None:
     result = inc_batch(
         rot,
-        ("weekly-kills", "2030-01-15T10:00:00Z", 1),  # week 2030-01-14
-        ("weekly-kills", "2030-01-09T10:00:00Z", 4),  # week 2030-01-07: superseded in this batch
-        ("weekly-kills", "2030-01-16T10:00:00Z", 2),
+        ("weekly-kills", on(wk, 8), 1),  # the week after wk
+        ("weekly-kills", on(wk, 2), 4),  # week wk: superseded in this batch
+        ("weekly-kills", on(wk, 9), 2),
     )
     assert result["applied"] == 2
     assert result["skipped"]["stale_event"] == 1
     row = stored(rot, "weekly-kills")
-    assert (row["progress"], row["period_start"]) == (3, utc("2030-01-14T00:00:00"))
+    assert (row["progress"], row["period_start"]) == (3, wk + 7 * DAY)
 
 
-def test_goals_without_periods_never_rotate(rot: psycopg.Connection[Any]) -> None:
-    inc(rot, "lifetime-kills", "2030-01-01T10:00:00Z", 3)
-    inc(rot, "lifetime-kills", "2031-06-01T10:00:00Z", 3)
+def test_goals_without_periods_never_rotate(rot: psycopg.Connection[Any], wk: datetime) -> None:
+    inc(rot, "lifetime-kills", on(wk, 1), 3)
+    inc(rot, "lifetime-kills", on(wk, 7 * 75), 3)  # 75 weeks later: other weeks, months, a year
     row = stored(rot, "lifetime-kills")
     assert (row["progress"], row["period_start"], row["expires_at"]) == (6, None, None)
 
@@ -260,45 +280,46 @@ def claim(conn: psycopg.Connection[Any], goal_id: str, claim_id: str) -> dict[st
     return one(conn, "SELECT * FROM challenge.claim_goal('u1', %s, %s)", goal_id, claim_id)
 
 
-def test_claimed_row_with_reselection_starts_over_next_period(rot: psycopg.Connection[Any]) -> None:
-    today = datetime.now(timezone.utc)
-    inc(rot, "daily-wins", today.isoformat(), 2)
+def test_claimed_row_with_reselection_starts_over_next_period(
+    rot: psycopg.Connection[Any], now: datetime
+) -> None:
+    inc(rot, "daily-wins", iso(now), 2)
     claim(rot, "daily-wins", "c-1")
-    assert inc(rot, "daily-wins", today.isoformat())["outcome"] == "claimed"
-    tomorrow = today + timedelta(days=1)
-    row = inc(rot, "daily-wins", tomorrow.isoformat())
+    assert inc(rot, "daily-wins", iso(now))["outcome"] == "claimed"
+    tomorrow = now + DAY
+    row = inc(rot, "daily-wins", iso(tomorrow))
     assert (row["outcome"], row["progress"], row["status"]) == ("applied", 1, "in_progress")
     assert stored(rot, "daily-wins")["claimed_at"] is None
 
 
-def test_claimed_row_without_reselection_stays_claimed(rot: psycopg.Connection[Any]) -> None:
-    now = datetime.now(timezone.utc)
-    inc(rot, "weekly-kills", now.isoformat(), 5)
+def test_claimed_row_without_reselection_stays_claimed(rot: psycopg.Connection[Any], now: datetime) -> None:
+    inc(rot, "weekly-kills", iso(now), 5)
     claim(rot, "weekly-kills", "c-1")
-    later = now + timedelta(days=8)
-    assert inc(rot, "weekly-kills", later.isoformat())["outcome"] == "claimed"
-    assert inc_batch(rot, ("weekly-kills", later.isoformat(), 1))["skipped"]["claimed"] == 1
+    later = iso(now + 8 * DAY)
+    assert inc(rot, "weekly-kills", later)["outcome"] == "claimed"
+    assert inc_batch(rot, ("weekly-kills", later, 1))["skipped"]["claimed"] == 1
     assert stored(rot, "weekly-kills")["status"] == "claimed"
 
 
 # --- type daily: repeatable, target-aware, claimable once per UTC day -------------------------------------
 
 
-def test_daily_type_counts_every_event_and_resets_each_day(rot: psycopg.Connection[Any]) -> None:
+def test_daily_type_counts_every_event_and_resets_each_day(
+    rot: psycopg.Connection[Any], wk: datetime
+) -> None:
     for hour in (8, 9, 10):
-        inc(rot, "play-daily", f"2030-01-07T{hour:02d}:00:00Z")
+        inc(rot, "play-daily", on(wk, 0, hour))
     row = stored(rot, "play-daily")
     assert (row["progress"], row["status"]) == (
         3,
         "completed",
     )  # the target counts (the reference ignored it)
-    next_day = inc(rot, "play-daily", "2030-01-08T00:30:00Z")
+    next_day = inc(rot, "play-daily", on(wk, 1, 0.5))
     assert (next_day["progress"], next_day["status"]) == (1, "in_progress")
 
 
-def test_daily_type_is_claimable_once_per_day(rot: psycopg.Connection[Any]) -> None:
-    now = datetime.now(timezone.utc)
-    inc(rot, "play-daily", now.isoformat(), 3)
+def test_daily_type_is_claimable_once_per_day(rot: psycopg.Connection[Any], now: datetime) -> None:
+    inc(rot, "play-daily", iso(now), 3)
     assert claim(rot, "play-daily", "day-1")["replayed"] is False
     with pytest.raises(psycopg.Error) as same_day:
         claim(rot, "play-daily", "day-1b")
@@ -308,7 +329,7 @@ def test_daily_type_is_claimable_once_per_day(rot: psycopg.Connection[Any]) -> N
         "UPDATE challenge.progress SET period_start = period_start - interval '1 day'"
         " WHERE user_id = 'u1' AND goal_id = 'play-daily'"
     )
-    inc(rot, "play-daily", now.isoformat(), 3)
+    inc(rot, "play-daily", iso(now), 3)
     assert claim(rot, "play-daily", "day-2")["replayed"] is False
     grants = rot.execute(
         "SELECT count(*) FROM challenge.reward_grants WHERE user_id = 'u1' AND goal_id = 'play-daily'"
@@ -319,8 +340,8 @@ def test_daily_type_is_claimable_once_per_day(rot: psycopg.Connection[Any]) -> N
 # --- claims across periods ---------------------------------------------------------------------------------
 
 
-def test_completion_of_a_past_period_cannot_be_claimed(rot: psycopg.Connection[Any]) -> None:
-    inc(rot, "weekly-kills", now_iso(), 5)
+def test_completion_of_a_past_period_cannot_be_claimed(rot: psycopg.Connection[Any], now: datetime) -> None:
+    inc(rot, "weekly-kills", iso(now), 5)
     let_period_pass(rot, "weekly-kills")  # completed in a week that is over
     with pytest.raises(psycopg.Error) as excinfo:
         claim(rot, "weekly-kills", "c-old")
@@ -329,9 +350,9 @@ def test_completion_of_a_past_period_cannot_be_claimed(rot: psycopg.Connection[A
     assert stored(rot, "weekly-kills")["status"] == "completed"  # nothing changed
 
 
-def test_carried_over_completion_stays_claimable(rot: psycopg.Connection[Any]) -> None:
+def test_carried_over_completion_stays_claimable(rot: psycopg.Connection[Any], now: datetime) -> None:
     """G-10: the reference refused rotated rows even when their progress carries over."""
-    inc(rot, "weekly-carry", now_iso(), 5)
+    inc(rot, "weekly-carry", iso(now), 5)
     let_period_pass(rot, "weekly-carry")
     assert claim(rot, "weekly-carry", "c-carry")["replayed"] is False
     row = stored(rot, "weekly-carry")
@@ -342,9 +363,9 @@ def test_carried_over_completion_stays_claimable(rot: psycopg.Connection[Any]) -
 # --- reads as of now, without writing ---------------------------------------------------------------------
 
 
-def test_reads_show_a_past_period_reset_without_writing(rot: psycopg.Connection[Any]) -> None:
-    inc(rot, "weekly-kills", now_iso(), 5)
-    inc(rot, "weekly-carry", now_iso(), 4)
+def test_reads_show_a_past_period_reset_without_writing(rot: psycopg.Connection[Any], now: datetime) -> None:
+    inc(rot, "weekly-kills", iso(now), 5)
+    inc(rot, "weekly-carry", iso(now), 4)
     let_period_pass(rot, "weekly-kills")
     let_period_pass(rot, "weekly-carry")
     before = stored(rot, "weekly-kills")
@@ -382,8 +403,8 @@ def test_assignment_paths_set_the_current_period(rot: psycopg.Connection[Any]) -
     assert plain["expires_at"] is None
 
 
-def test_activation_in_a_new_period_applies_on_expiry(rot: psycopg.Connection[Any]) -> None:
-    inc(rot, "weekly-kills", now_iso(), 3)
+def test_activation_in_a_new_period_applies_on_expiry(rot: psycopg.Connection[Any], now: datetime) -> None:
+    inc(rot, "weekly-kills", iso(now), 3)
     let_period_pass(rot, "weekly-kills")
     rot.execute("SELECT challenge.set_goal_active('u1', 'weekly-kills', false)")
     rot.execute("SELECT challenge.set_goal_active('u1', 'weekly-kills', true)")
@@ -395,30 +416,32 @@ def test_activation_in_a_new_period_applies_on_expiry(rot: psycopg.Connection[An
 # --- relative progress (win 5 this week from a lifetime stat) ---------------------------------------------
 
 
-def test_relative_goal_counts_from_the_first_event_of_the_period(rot: psycopg.Connection[Any]) -> None:
-    first = set_batch(
-        rot, {"goal_id": "weekly-level", "value": 108, "inc": 3, "occurred_at": "2030-01-07T10:00:00Z"}
-    )
+def test_relative_goal_counts_from_the_first_event_of_the_period(
+    rot: psycopg.Connection[Any], wk: datetime
+) -> None:
+    first = set_batch(rot, {"goal_id": "weekly-level", "value": 108, "inc": 3, "occurred_at": on(wk, 0)})
     assert first["applied"] == 1
     row = stored(rot, "weekly-level")
     assert (row["baseline"], row["progress"]) == (105, 3)
-    set_batch(rot, {"goal_id": "weekly-level", "value": 115, "occurred_at": "2030-01-08T10:00:00Z"})
+    set_batch(rot, {"goal_id": "weekly-level", "value": 115, "occurred_at": on(wk, 1)})
     row = stored(rot, "weekly-level")
     assert (row["progress"], row["status"]) == (10, "completed")
     # Next week: a new baseline from that week's first event.
-    set_batch(rot, {"goal_id": "weekly-level", "value": 120, "inc": 2, "occurred_at": "2030-01-14T10:00:00Z"})
+    set_batch(rot, {"goal_id": "weekly-level", "value": 120, "inc": 2, "occurred_at": on(wk, 7)})
     row = stored(rot, "weekly-level")
     assert (row["baseline"], row["progress"], row["status"]) == (118, 2, "in_progress")
 
 
-def test_reference_bug_b3_relative_reset_does_not_leak_the_old_baseline(rot: psycopg.Connection[Any]) -> None:
+def test_reference_bug_b3_relative_reset_does_not_leak_the_old_baseline(
+    rot: psycopg.Connection[Any], now: datetime
+) -> None:
     """B-3: a reset persisted by initialize kept the old baseline, so the next event completed at once."""
-    set_batch(rot, {"goal_id": "weekly-level", "value": 150, "inc": 0, "occurred_at": now_iso()})
-    set_batch(rot, {"goal_id": "weekly-level", "value": 160, "occurred_at": now_iso()})
+    set_batch(rot, {"goal_id": "weekly-level", "value": 150, "inc": 0, "occurred_at": iso(now)})
+    set_batch(rot, {"goal_id": "weekly-level", "value": 160, "occurred_at": iso(now)})
     assert stored(rot, "weekly-level")["status"] == "completed"
     let_period_pass(rot, "weekly-level")
     rot.execute("SELECT challenge.initialize_player('u1')")  # a read of the rotated row: nothing written
-    set_batch(rot, {"goal_id": "weekly-level", "value": 163, "inc": 3, "occurred_at": now_iso()})
+    set_batch(rot, {"goal_id": "weekly-level", "value": 163, "inc": 3, "occurred_at": iso(now)})
     row = stored(rot, "weekly-level")
     assert (row["progress"], row["status"], row["baseline"]) == (3, "in_progress", 160)
 

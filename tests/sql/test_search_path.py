@@ -20,7 +20,7 @@ CREATE TABLE shadow.progress (LIKE challenge.progress);
 CREATE TABLE shadow.processed_events (LIKE challenge.processed_events);
 CREATE FUNCTION shadow.now() RETURNS timestamptz LANGUAGE sql
     AS $$ SELECT '2001-01-01T00:00:00Z'::timestamptz $$;
-"""
+"""  # pure: a decoy now() in the shadow schema, which no function may call
 
 
 def workload(api: Api) -> list[Any]:

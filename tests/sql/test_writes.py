@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
+    from tests.serverclock import HOUR, ServerClock, iso
     from tests.sql.sqlhelpers import (
         SKIPPED_KEYS,
         Api,
@@ -16,12 +18,26 @@ if TYPE_CHECKING:
         skipped,
     )
 else:
+    from serverclock import HOUR, ServerClock, iso
     from sqlhelpers import SKIPPED_KEYS, Api, batch_total, completed_pairs, outcome_of, skipped
 
 WRITE_FUNCTIONS = ["increment", "increment-batch", "set-batch"]
-T1 = "2030-01-01T10:00:00Z"
-T2 = "2030-01-01T11:00:00Z"
-T3 = "2030-01-01T12:00:00Z"
+
+
+@dataclass(frozen=True)
+class Times:
+    """Explicit occurred_at values, an hour apart, on one UTC day after any the test runs in (so later than
+    the now() of items without one)."""
+
+    t1: str
+    t2: str
+    t3: str
+
+
+@pytest.fixture
+def t(server_clock: ServerClock) -> Times:
+    day = server_clock.future_day
+    return Times(iso(day + 10 * HOUR), iso(day + 11 * HOUR), iso(day + 12 * HOUR))
 
 
 def write_one(
@@ -156,32 +172,32 @@ def test_increments_apply_to_absolute_goals(api: Api) -> None:
 
 
 @pytest.mark.parametrize("state", ["inactive", "active-claimed"])
-def test_row_guards_before_already_counted_today(api: Api, state: str) -> None:
+def test_row_guards_before_already_counted_today(api: Api, t: Times, state: str) -> None:
     api.init("u1")
-    assert api.inc("u1", "login-daily", occurred_at=T1)["outcome"] == "applied"
+    assert api.inc("u1", "login-daily", occurred_at=t.t1)["outcome"] == "applied"
     if state == "inactive":
         api.set_active("u1", "login-daily", False)
         expected = "inactive"
     else:
         api.make_claimed("u1", "login-daily")
         expected = "claimed"
-    assert api.inc("u1", "login-daily", occurred_at=T2)["outcome"] == expected
+    assert api.inc("u1", "login-daily", occurred_at=t.t2)["outcome"] == expected
 
 
-def test_row_guards_before_stale_event(api: Api) -> None:
+def test_row_guards_before_stale_event(api: Api, t: Times) -> None:
     api.init("u1")
     assert outcome_of(
-        api.set_batch([{"user_id": "u1", "goal_id": "reach-lvl-20", "value": 5, "occurred_at": T2}])
+        api.set_batch([{"user_id": "u1", "goal_id": "reach-lvl-20", "value": 5, "occurred_at": t.t2}])
     ) == ("applied")
     api.set_active("u1", "reach-lvl-20", False)
-    result = api.set_batch([{"user_id": "u1", "goal_id": "reach-lvl-20", "value": 4, "occurred_at": T1}])
+    result = api.set_batch([{"user_id": "u1", "goal_id": "reach-lvl-20", "value": 4, "occurred_at": t.t1}])
     assert outcome_of(result) == "inactive"
 
 
 # --- batch result shape ------------------------------------------------------------------------------
 
 
-def test_increment_batch_every_outcome(api: Api) -> None:
+def test_increment_batch_every_outcome(api: Api, t: Times) -> None:
     for user in ("u1", "u2"):
         api.init(user)
     api.set_active("u1", "not-default", False)
@@ -193,8 +209,8 @@ def test_increment_batch_every_outcome(api: Api) -> None:
         {"user_id": "ghost", "goal_id": "kill-10"},  # not_assigned
         {"user_id": "u1", "goal_id": "not-default"},  # inactive
         {"user_id": "u2", "goal_id": "kill-10"},  # claimed
-        {"user_id": "u1", "goal_id": "login-daily", "occurred_at": T1},  # applied
-        {"user_id": "u1", "goal_id": "login-daily", "occurred_at": T2},  # already_counted_today
+        {"user_id": "u1", "goal_id": "login-daily", "occurred_at": t.t1},  # applied
+        {"user_id": "u1", "goal_id": "login-daily", "occurred_at": t.t2},  # already_counted_today
     ]
     result = api.inc_batch(items)
     assert set(result) == {"applied", "completed", "skipped"}
@@ -208,13 +224,13 @@ def test_increment_batch_every_outcome(api: Api) -> None:
     assert api.must_get("u1", "login-daily")["progress"] == 1
 
 
-def test_set_batch_every_outcome(api: Api) -> None:
+def test_set_batch_every_outcome(api: Api, t: Times) -> None:
     for user in ("u1", "u2", "u3"):
         api.init(user)
     api.set_active("u1", "spring-boss", False)
     api.make_claimed("u2", "reach-lvl-20")
     assert outcome_of(
-        api.set_batch([{"user_id": "u3", "goal_id": "reach-lvl-20", "value": 9, "occurred_at": T2}])
+        api.set_batch([{"user_id": "u3", "goal_id": "reach-lvl-20", "value": 9, "occurred_at": t.t2}])
     ) == ("applied")
     items = [
         {"user_id": "u1", "goal_id": "reach-lvl-20", "value": 7, "event_id": "e-a"},  # applied
@@ -224,7 +240,7 @@ def test_set_batch_every_outcome(api: Api) -> None:
         {"user_id": "u1", "goal_id": "spring-boss", "value": 1},  # inactive
         {"user_id": "u2", "goal_id": "reach-lvl-20", "value": 1},  # claimed
         {"user_id": "u1", "goal_id": "kill-10", "value": 3},  # type_mismatch
-        {"user_id": "u3", "goal_id": "reach-lvl-20", "value": 8, "occurred_at": T1},  # stale_event
+        {"user_id": "u3", "goal_id": "reach-lvl-20", "value": 8, "occurred_at": t.t1},  # stale_event
     ]
     result = api.set_batch(items)
     assert set(result) == {"applied", "completed", "skipped"}
@@ -275,17 +291,17 @@ def test_completed_lists_each_pair_once(api: Api) -> None:
     assert api.inc_batch([{"user_id": "u1", "goal_id": "kill-10"}])["completed"] == []
 
 
-def test_set_batch_completed_once(api: Api) -> None:
+def test_set_batch_completed_once(api: Api, t: Times) -> None:
     api.init("u1")
     items = [
-        {"user_id": "u1", "goal_id": "reach-lvl-20", "value": 20, "occurred_at": T1},
-        {"user_id": "u1", "goal_id": "reach-lvl-20", "value": 21, "occurred_at": T2},
+        {"user_id": "u1", "goal_id": "reach-lvl-20", "value": 20, "occurred_at": t.t1},
+        {"user_id": "u1", "goal_id": "reach-lvl-20", "value": 21, "occurred_at": t.t2},
     ]
     result = api.set_batch(items)
     assert batch_total(result) == 2
     assert completed_pairs(result) == [("u1", "reach-lvl-20")]
     assert api.must_get("u1", "reach-lvl-20")["progress"] == 21
-    later = api.set_batch([{"user_id": "u1", "goal_id": "reach-lvl-20", "value": 25, "occurred_at": T3}])
+    later = api.set_batch([{"user_id": "u1", "goal_id": "reach-lvl-20", "value": 25, "occurred_at": t.t3}])
     assert later["completed"] == []
 
 
@@ -341,17 +357,17 @@ def test_delta_defaults_to_one_and_null_means_absent(api: Api) -> None:
 
 
 @pytest.mark.parametrize("fn", WRITE_FUNCTIONS)
-def test_status_progression_and_overshoot(api: Api, fn: str) -> None:
+def test_status_progression_and_overshoot(api: Api, t: Times, fn: str) -> None:
     api.init("u1")
     goal_id = goal_for(fn)
     target = api.must_get("u1", goal_id)["target"]
     assert api.must_get("u1", goal_id)["status"] == "not_started"
-    write_one(api, fn, "u1", goal_id, amount=1, occurred_at=T1)
+    write_one(api, fn, "u1", goal_id, amount=1, occurred_at=t.t1)
     row = api.must_get("u1", goal_id)
     assert (row["progress"], row["status"], row["completed_at"]) == (1, "in_progress", None)
     # Past the target in one step: overshoot kept.
     amount = target + 5 if fn == "set-batch" else target + 4
-    write_one(api, fn, "u1", goal_id, amount=amount, occurred_at=T2)
+    write_one(api, fn, "u1", goal_id, amount=amount, occurred_at=t.t2)
     row = api.must_get("u1", goal_id)
     assert (row["progress"], row["status"]) == (target + 5, "completed")
     assert row["completed_at"] is not None
@@ -359,14 +375,14 @@ def test_status_progression_and_overshoot(api: Api, fn: str) -> None:
 
 
 @pytest.mark.parametrize("fn", WRITE_FUNCTIONS)
-def test_completed_at_is_set_once(api: Api, fn: str) -> None:
+def test_completed_at_is_set_once(api: Api, t: Times, fn: str) -> None:
     api.init("u1")
     goal_id = goal_for(fn)
     target = api.must_get("u1", goal_id)["target"]
-    write_one(api, fn, "u1", goal_id, amount=target, occurred_at=T1)
+    write_one(api, fn, "u1", goal_id, amount=target, occurred_at=t.t1)
     first = api.must_get("u1", goal_id)
     assert first["status"] == "completed"
-    write_one(api, fn, "u1", goal_id, amount=target + 1 if fn == "set-batch" else 1, occurred_at=T2)
+    write_one(api, fn, "u1", goal_id, amount=target + 1 if fn == "set-batch" else 1, occurred_at=t.t2)
     second = api.must_get("u1", goal_id)
     assert second["progress"] == target + 1
     assert second["completed_at"] == first["completed_at"]
@@ -380,11 +396,11 @@ def test_value_zero_keeps_not_started(api: Api) -> None:
     assert (row["progress"], row["status"]) == (0, "not_started")
 
 
-def test_updated_at_moves_only_on_applied_writes(api: Api) -> None:
+def test_updated_at_moves_only_on_applied_writes(api: Api, t: Times) -> None:
     api.init("u1")
-    api.inc("u1", "login-daily", occurred_at=T1)
+    api.inc("u1", "login-daily", occurred_at=t.t1)
     counted = api.must_get("u1", "login-daily")
-    assert api.inc("u1", "login-daily", occurred_at=T2)["outcome"] == "already_counted_today"
+    assert api.inc("u1", "login-daily", occurred_at=t.t2)["outcome"] == "already_counted_today"
     assert api.must_get("u1", "login-daily") == counted
     api.inc("u1", "kill-10")
     applied = api.must_get("u1", "kill-10")
@@ -505,36 +521,35 @@ def test_event_ids_are_global_across_functions_users_and_goals(api: Api) -> None
     ) == ("duplicate_event")
 
 
-SKIPPED_FIRST_SENDS: list[tuple[str, str, dict[str, Any]]] = [
-    ("unknown_goal", "increment-batch", {"user_id": "u1", "goal_id": "no-such-goal"}),
-    ("not_assigned", "increment-batch", {"user_id": "ghost", "goal_id": "kill-10"}),
-    ("inactive", "increment-batch", {"user_id": "u1", "goal_id": "not-default"}),
-    ("claimed", "increment-batch", {"user_id": "u2", "goal_id": "kill-10"}),
-    ("type_mismatch", "set-batch", {"user_id": "u1", "goal_id": "kill-10", "value": 3}),
-    (
-        "already_counted_today",
-        "increment-batch",
-        {"user_id": "u1", "goal_id": "login-daily", "occurred_at": T2},
-    ),
-    ("stale_event", "set-batch", {"user_id": "u1", "goal_id": "reach-lvl-20", "value": 3, "occurred_at": T1}),
-    ("inactive-single", "increment", {"user_id": "u1", "goal_id": "not-default"}),
+# (first outcome, function, item, the item's occurred_at: the Times field named, or none).
+SKIPPED_FIRST_SENDS: list[tuple[str, str, dict[str, Any], str | None]] = [
+    ("unknown_goal", "increment-batch", {"user_id": "u1", "goal_id": "no-such-goal"}, None),
+    ("not_assigned", "increment-batch", {"user_id": "ghost", "goal_id": "kill-10"}, None),
+    ("inactive", "increment-batch", {"user_id": "u1", "goal_id": "not-default"}, None),
+    ("claimed", "increment-batch", {"user_id": "u2", "goal_id": "kill-10"}, None),
+    ("type_mismatch", "set-batch", {"user_id": "u1", "goal_id": "kill-10", "value": 3}, None),
+    ("already_counted_today", "increment-batch", {"user_id": "u1", "goal_id": "login-daily"}, "t2"),
+    ("stale_event", "set-batch", {"user_id": "u1", "goal_id": "reach-lvl-20", "value": 3}, "t1"),
+    ("inactive-single", "increment", {"user_id": "u1", "goal_id": "not-default"}, None),
 ]
 
 
 @pytest.mark.parametrize(
-    ("first_outcome", "fn", "item"), SKIPPED_FIRST_SENDS, ids=[c[0] for c in SKIPPED_FIRST_SENDS]
+    ("first_outcome", "fn", "item", "when"), SKIPPED_FIRST_SENDS, ids=[c[0] for c in SKIPPED_FIRST_SENDS]
 )
 def test_event_id_of_a_skipped_item_is_remembered(
-    api: Api, first_outcome: str, fn: str, item: dict[str, Any]
+    api: Api, t: Times, first_outcome: str, fn: str, item: dict[str, Any], when: str | None
 ) -> None:
     api.init("u1")
     api.init("u2")
     api.set_active("u1", "not-default", False)
     api.make_claimed("u2", "kill-10")
-    api.inc("u1", "login-daily", occurred_at=T1)
-    api.set_batch([{"user_id": "u1", "goal_id": "reach-lvl-20", "value": 5, "occurred_at": T2}])
+    api.inc("u1", "login-daily", occurred_at=t.t1)
+    api.set_batch([{"user_id": "u1", "goal_id": "reach-lvl-20", "value": 5, "occurred_at": t.t2}])
 
     item = {**item, "event_id": "e-skip"}
+    if when is not None:
+        item["occurred_at"] = getattr(t, when)
     if fn == "increment":
         got = api.inc(item["user_id"], item["goal_id"], event_id="e-skip")["outcome"]
     elif fn == "increment-batch":
