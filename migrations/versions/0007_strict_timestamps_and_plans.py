@@ -26,6 +26,7 @@ UPGRADE_FILES = [
     "functions/_increment_batch.sql",
     "functions/_set_batch.sql",
     "functions/record_events.sql",
+    "functions/_first_repeat.sql",
     "functions/_config_goal.sql",
     "functions/load_config.sql",
 ]
@@ -42,6 +43,7 @@ DOWNGRADE_FILES = [
     "downgrade/functions/_timestamp_pattern.sql",
     "downgrade/functions/_config_goal.sql",
     "downgrade/functions/load_config.sql",
+    "downgrade/functions/_first_repeat.sql",
     "downgrade.sql",
 ]
 

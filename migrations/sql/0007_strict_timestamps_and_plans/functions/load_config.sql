@@ -144,30 +144,14 @@ BEGIN
     v_count := cardinality(v_goal_ids);
 
     -- Duplicate ids: the first repeat in document order.
-    SELECT d.n
-    INTO v_problem_at
-    FROM (
-        SELECT u.n, row_number() OVER (PARTITION BY u.challenge_id ORDER BY u.n) AS seen
-        FROM unnest(v_challenge_ids) WITH ORDINALITY AS u(challenge_id, n)
-    ) AS d
-    WHERE d.seen > 1
-    ORDER BY d.n
-    LIMIT 1;
+    v_problem_at := challenge._first_repeat(v_challenge_ids);
     IF v_problem_at IS NOT NULL THEN
         PERFORM challenge._config_error(
             format('challenges[%s].challengeId', v_problem_at - 1),
             format('duplicates challenge id %s', v_challenge_ids[v_problem_at])
         );
     END IF;
-    SELECT d.n
-    INTO v_problem_at
-    FROM (
-        SELECT u.n, row_number() OVER (PARTITION BY u.goal_id ORDER BY u.n) AS seen
-        FROM unnest(v_goal_ids) WITH ORDINALITY AS u(goal_id, n)
-    ) AS d
-    WHERE d.seen > 1
-    ORDER BY d.n
-    LIMIT 1;
+    v_problem_at := challenge._first_repeat(v_goal_ids);
     IF v_problem_at IS NOT NULL THEN
         PERFORM challenge._config_error(
             v_goal_paths[v_problem_at] || '.goalId',
