@@ -25,12 +25,12 @@ import pytest
 from psycopg.types.json import Jsonb
 
 if TYPE_CHECKING:
-    from tests.serverclock import HOUR, ServerClock, iso
+    from tests.serverclock import DAY, HOUR, ServerClock, iso
     from tests.sql.claimhelpers import QuestApi
     from tests.sql.sqlhelpers import OMIT, Omit, Row, assert_sqlstate, challenge, goal, outcome_of, skipped
 else:
     from claimhelpers import QuestApi
-    from serverclock import HOUR, ServerClock, iso
+    from serverclock import DAY, HOUR, ServerClock, iso
     from sqlhelpers import OMIT, Omit, Row, assert_sqlstate, challenge, goal, outcome_of, skipped
 
 Key = tuple[str, str]
@@ -95,7 +95,6 @@ LEDGER_CONFIG: dict[str, Any] = {"challenges": [challenge("main", MAIN_GOALS), c
 DEFAULT_GOALS = ["carry", "daily-wins", "kills", "level", "logins", "side-a", "weekly"]
 
 LONG = "x" * 101
-DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True)

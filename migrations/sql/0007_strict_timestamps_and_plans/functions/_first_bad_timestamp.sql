@@ -8,8 +8,8 @@
 --
 -- Optimistic, because a regular expression per item costs more than the rest of a validation pass:
 -- the strings are joined with a separator that no accepted timestamp contains and matched against the
--- pattern once, the separator counted so that one string cannot pass as two; then one cast covers the
--- whole payload. Only when either fails are the items checked one by one, to name the first culprit.
+-- pattern once, the separator counted so that one string cannot pass as two; the same pass casts them
+-- all. Only when either fails are the items checked one by one, to name the first culprit.
 CREATE OR REPLACE FUNCTION challenge._first_bad_timestamp(p_items jsonb)
 RETURNS bigint
 LANGUAGE plpgsql
@@ -22,15 +22,24 @@ DECLARE
     v_strings bigint;
     v_others bigint;
     v_joined text;
+    v_latest timestamptz;  -- unused: the cast is the check
 BEGIN
-    SELECT
-        count(*) FILTER (WHERE jsonb_typeof(e.item -> 'occurred_at') = 'string'),
-        count(*) FILTER (WHERE jsonb_typeof(e.item -> 'occurred_at') NOT IN ('string', 'null')),
-        string_agg(e.item ->> 'occurred_at', '|') FILTER (WHERE jsonb_typeof(e.item -> 'occurred_at') = 'string')
-            || '|'
-    INTO v_strings, v_others, v_joined
-    FROM jsonb_array_elements(p_items) AS e(item)
-    WHERE jsonb_typeof(e.item) = 'object';
+    BEGIN
+        -- One pass: count, join and cast. A string the cast refuses (or misreads: the pattern decides)
+        -- sends the whole batch to the search below.
+        SELECT
+            count(*) FILTER (WHERE jsonb_typeof(e.item -> 'occurred_at') = 'string'),
+            count(*) FILTER (WHERE jsonb_typeof(e.item -> 'occurred_at') NOT IN ('string', 'null')),
+            string_agg(e.item ->> 'occurred_at', '|') FILTER (WHERE jsonb_typeof(e.item -> 'occurred_at') = 'string')
+                || '|',
+            max((e.item ->> 'occurred_at')::timestamptz) FILTER (WHERE jsonb_typeof(e.item -> 'occurred_at') = 'string')
+        INTO v_strings, v_others, v_joined, v_latest
+        FROM jsonb_array_elements(p_items) AS e(item)
+        WHERE jsonb_typeof(e.item) = 'object';
+    EXCEPTION
+        WHEN data_exception THEN
+            v_others := -1;  -- a cast failed: search
+    END;
 
     IF v_strings = 0 AND v_others = 0 THEN
         RETURN NULL;
@@ -39,15 +48,7 @@ BEGIN
         AND v_joined ~ ('^(?:' || challenge._timestamp_pattern() || '\|)*$')
         AND length(v_joined) - length(replace(v_joined, '|', '')) = v_strings
     THEN
-        BEGIN
-            PERFORM max((e.item ->> 'occurred_at')::timestamptz)
-            FROM jsonb_array_elements(p_items) AS e(item)
-            WHERE jsonb_typeof(e.item) = 'object';
-            RETURN NULL;
-        EXCEPTION
-            WHEN datetime_field_overflow OR invalid_datetime_format THEN
-                NULL;  -- fall through to the search below
-        END;
+        RETURN NULL;
     END IF;
 
     FOR v_item, v_ord IN
