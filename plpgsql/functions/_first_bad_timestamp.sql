@@ -22,18 +22,18 @@ DECLARE
     v_strings bigint;
     v_others bigint;
     v_joined text;
-    v_latest timestamptz;  -- unused: the cast is the check
 BEGIN
     BEGIN
         -- One pass: count, join and cast. A string the cast refuses (or misreads: the pattern decides)
         -- sends the whole batch to the search below.
         SELECT
-            count(*) FILTER (WHERE jsonb_typeof(e.item -> 'occurred_at') = 'string'),
+            -- Counting the cast values casts every string.
+            count((e.item ->> 'occurred_at')::timestamptz)
+                FILTER (WHERE jsonb_typeof(e.item -> 'occurred_at') = 'string'),
             count(*) FILTER (WHERE jsonb_typeof(e.item -> 'occurred_at') NOT IN ('string', 'null')),
             string_agg(e.item ->> 'occurred_at', '|') FILTER (WHERE jsonb_typeof(e.item -> 'occurred_at') = 'string')
-                || '|',
-            max((e.item ->> 'occurred_at')::timestamptz) FILTER (WHERE jsonb_typeof(e.item -> 'occurred_at') = 'string')
-        INTO v_strings, v_others, v_joined, v_latest
+                || '|'
+        INTO v_strings, v_others, v_joined
         FROM jsonb_array_elements(p_items) AS e(item)
         WHERE jsonb_typeof(e.item) = 'object';
     EXCEPTION
