@@ -135,7 +135,9 @@ BATCH_BENCHMARKS: tuple[BatchBenchmark, ...] = (
     BatchBenchmark(
         name="increment_batch",
         title="batch increment, payload built in SQL (random pairs, ~50% inactive)",
-        ours=Workload("batch_ours", "batch_ours.sql", "ours", ("challenge.increment_progress_batch(jsonb)",)),
+        ours=Workload(
+            "batch_ours", "batch_ours.sql", "ours", ("challenge.increment_progress_batch(jsonb, boolean)",)
+        ),
         floor=Workload("batch_floor", "batch_floor.sql", "floor"),
         reference=Workload("batch_reference", "batch_reference.sql", "reference"),
         payload=Workload("batch_payload", "batch_payload.sql", "payload"),

@@ -126,11 +126,39 @@ CREATE TABLE challenge.progress (
 ) WITH (fillfactor = 80);
 
 -- Event ids already applied (by any write function), for exactly-once processing of redelivered
--- events. Pruned by age (see the README for the dedup window).
+-- events: unique per player, (user_id, event_id), the key a table distributed by user_id can enforce.
+-- Pruned by age (see the README for the dedup window).
 CREATE TABLE challenge.processed_events (
-    event_id text PRIMARY KEY
+    user_id text NOT NULL,
+    event_id text NOT NULL
         CONSTRAINT processed_events_id_length CHECK (length(event_id) BETWEEN 1 AND 100),
+    processed_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (user_id, event_id)
+);
+
+-- Event ids remembered before revision 0008, which carry no player: while this table holds rows, the
+-- writes treat an id found here as seen (prune_processed_events empties it by age). Empty on a database
+-- created at 0008 or later.
+CREATE TABLE challenge.processed_events_legacy (
+    event_id text
+        CONSTRAINT processed_events_legacy_pkey PRIMARY KEY
+        CONSTRAINT processed_events_legacy_id_length CHECK (length(event_id) BETWEEN 1 AND 100),
     processed_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- Ordered sources (a Kafka partition, a replicated log, a file read in order): the highest position
+-- applied per (source, partition), advanced in the same transaction as the effects (record_events by
+-- source position), and the epoch of the consumer that holds the partition (a lower one is fenced off).
+CREATE TABLE challenge.source_positions (
+    source text NOT NULL
+        CONSTRAINT source_positions_source_length CHECK (length(source) BETWEEN 1 AND 200),
+    partition text NOT NULL
+        CONSTRAINT source_positions_partition_length CHECK (length(partition) BETWEEN 0 AND 200),
+    -- -1: nothing applied yet.
+    position bigint NOT NULL,
+    epoch bigint NOT NULL,
+    updated_at timestamptz NOT NULL,
+    PRIMARY KEY (source, partition)
 );
 
 -- The row shape every function that returns progress uses (api.md section 2), and a read-only view of
@@ -237,8 +265,10 @@ CREATE INDEX reward_grants_user_idx ON challenge.reward_grants (user_id, goal_id
 CREATE INDEX progress_expires_at_idx ON challenge.progress (expires_at)
     WHERE expires_at IS NOT NULL;
 
--- Maintenance: pruning remembered event ids by age (prune_processed_events).
-CREATE INDEX processed_events_processed_at_idx ON challenge.processed_events (processed_at);
+-- Maintenance: pruning remembered event ids by age (prune_processed_events). Ids arrive in time order,
+-- so a BRIN summary finds the old pages for a fraction of what a B-tree insert per id would cost.
+CREATE INDEX processed_events_processed_at_brin ON challenge.processed_events USING brin (processed_at);
+CREATE INDEX processed_events_legacy_processed_at_idx ON challenge.processed_events_legacy (processed_at);
 
 -- The row lease_reward_grants and finish_reward_grant return.
 CREATE TYPE challenge.reward_grant AS (
@@ -301,3 +331,18 @@ CREATE TABLE challenge.ledger_default PARTITION OF challenge.ledger DEFAULT;
 
 -- explain_progress and delete_user_data: one player's (or one row's) history, in order.
 CREATE INDEX ledger_row_idx ON challenge.ledger (user_id, goal_id, change_id);
+
+-- One write for the write engine (challenge._apply_writes): what every write path parses its payload
+-- into. ord: 1..n, the order the rules follow; is_set: an absolute value (else an increment); amount:
+-- the delta, or the value (NULL: a statistic event without one, for an absolute goal); inc: a value's
+-- change, for relative goals' baselines; event_id: labels the ledger row.
+CREATE TYPE challenge._write AS (
+    ord integer,
+    user_id text,
+    goal_id text,
+    is_set boolean,
+    amount integer,
+    inc integer,
+    event_id text,
+    occurred_at timestamptz
+);

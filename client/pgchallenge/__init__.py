@@ -20,6 +20,7 @@ from pgchallenge.errors import (
     InvalidConfig,
     PrerequisitesNotMet,
     RewardGrantPending,
+    SourceFenced,
 )
 from pgchallenge.models import (
     BatchResult,
@@ -93,6 +94,7 @@ __all__ = [
     "RewardWorker",
     "SetItem",
     "SkippedCounts",
+    "SourceFenced",
     "Status",
     "WorkerPass",
     "WriteResult",

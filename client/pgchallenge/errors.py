@@ -110,6 +110,10 @@ class RewardGrantPending(ChallengeError, code="CH026", name="reward_grant_pendin
     """``delete_user_data``: the player still has a reward pending delivery; nothing was deleted."""
 
 
+class SourceFenced(ChallengeError, code="CH030", name="source_fenced"):
+    """``record_events`` by source position: a newer consumer holds the partition; nothing was applied."""
+
+
 def from_psycopg(error: psycopg.Error) -> ChallengeError | None:
     """The pgchallenge exception for a psycopg error, or None when it is not a ``CH`` error."""
     sqlstate = error.diag.sqlstate

@@ -1,9 +1,13 @@
--- challenge._check_events(p_events jsonb) RETURNS integer
+-- challenge._check_events(p_events jsonb, p_sourced boolean DEFAULT false) RETURNS integer
 --
 -- Private. Validates the payload of record_events and returns its event count; raises CH002
 -- invalid_batch for the first malformed event, with DETAIL "item N: ..." (N is the 0-based index).
--- An event is an object with exactly these keys:
---   event_id     required, string of 1..100 characters
+-- The precise check: record_events parses optimistically (_parse_events) and comes here to name the
+-- culprit. An event is an object with exactly these keys:
+--   event_id     required, string of 1..100 characters (optional with p_sourced: a call from an ordered
+--                source, whose events are identified by position)
+--   position     with p_sourced only, and then required: integer 0..9,223,372,036,854,775,807, greater
+--                than the previous event's
 --   user_id      required, string of 1..100 characters
 --   kind         required, "login" or "statistic"
 --   stat_code    required for statistic events (string of 1..100 characters); not allowed on logins
@@ -15,7 +19,7 @@
 --
 -- One set-based pass, the same cheap tests as _check_write_items; the timestamps are checked for the
 -- whole payload at once, and only on failure item by item (_first_bad_timestamp) to name the culprit.
-CREATE OR REPLACE FUNCTION challenge._check_events(p_events jsonb)
+CREATE OR REPLACE FUNCTION challenge._check_events(p_events jsonb, p_sourced boolean DEFAULT false)
 RETURNS integer
 LANGUAGE plpgsql
 STABLE
@@ -26,7 +30,8 @@ DECLARE
     v_index bigint;
     v_problem text;
     v_bad_timestamp bigint;
-    v_allowed_keys text[] := ARRAY['event_id', 'user_id', 'kind', 'stat_code', 'value', 'inc', 'occurred_at'];
+    v_allowed_keys text[] := ARRAY['event_id', 'user_id', 'kind', 'stat_code', 'value', 'inc', 'occurred_at']
+        || CASE WHEN p_sourced THEN ARRAY['position'] ELSE '{}' END;
 BEGIN
     IF p_events IS NULL OR jsonb_typeof(p_events) <> 'array' THEN
         RAISE EXCEPTION USING
@@ -52,9 +57,32 @@ BEGIN
             CASE
                 WHEN jsonb_typeof(e.item) <> 'object'
                     THEN format('is a JSON %s, not an object', jsonb_typeof(e.item))
-                WHEN jsonb_typeof(e.item -> 'event_id') IS DISTINCT FROM 'string'
-                    OR length(e.item ->> 'event_id') NOT BETWEEN 1 AND 100
+                WHEN (NOT p_sourced OR coalesce(e.item -> 'event_id', 'null'::jsonb) <> 'null'::jsonb)
+                    AND (
+                        jsonb_typeof(e.item -> 'event_id') IS DISTINCT FROM 'string'
+                        OR length(e.item ->> 'event_id') NOT BETWEEN 1 AND 100
+                    )
                     THEN 'event_id must be a string of 1 to 100 characters'
+                WHEN p_sourced
+                    AND NOT CASE
+                        WHEN jsonb_typeof(e.item -> 'position') IS NOT DISTINCT FROM 'number'
+                            THEN (e.item -> 'position')::numeric BETWEEN 0 AND 9223372036854775807
+                                AND (e.item -> 'position')::numeric = trunc((e.item -> 'position')::numeric)
+                        ELSE false
+                    END
+                    THEN format(
+                        'position must be an integer between 0 and 9223372036854775807, got %s',
+                        coalesce((e.item -> 'position')::text, 'nothing')
+                    )
+                WHEN p_sourced
+                    -- The window's argument sees every event: cast only numbers.
+                    AND (e.item -> 'position')::numeric <= lag(
+                        CASE WHEN jsonb_typeof(e.item -> 'position') = 'number' THEN (e.item -> 'position')::numeric END
+                    ) OVER (ORDER BY e.ord)
+                    THEN format(
+                        'position must be greater than the previous event''s (%s), got %s',
+                        lag(e.item -> 'position') OVER (ORDER BY e.ord), e.item -> 'position'
+                    )
                 WHEN jsonb_typeof(e.item -> 'user_id') IS DISTINCT FROM 'string'
                     OR length(e.item ->> 'user_id') NOT BETWEEN 1 AND 100
                     THEN 'user_id must be a string of 1 to 100 characters'

@@ -22,25 +22,25 @@ AS $function$
     moved AS (
         UPDATE challenge.progress AS p
         SET
-            progress = CASE WHEN challenge._period_resets(p, g, c.period_start) THEN 0 ELSE p.progress END,
+            progress = CASE WHEN challenge._resets(p.period_start, p.status, g.period_resets, g.period_reselects, c.period_start) THEN 0 ELSE p.progress END,
             status = CASE
-                WHEN challenge._period_resets(p, g, c.period_start) THEN 'not_started'
+                WHEN challenge._resets(p.period_start, p.status, g.period_resets, g.period_reselects, c.period_start) THEN 'not_started'
                 ELSE p.status
             END,
             completed_at = CASE
-                WHEN challenge._period_resets(p, g, c.period_start) THEN NULL
+                WHEN challenge._resets(p.period_start, p.status, g.period_resets, g.period_reselects, c.period_start) THEN NULL
                 ELSE p.completed_at
             END,
-            claimed_at = CASE WHEN challenge._period_resets(p, g, c.period_start) THEN NULL ELSE p.claimed_at END,
+            claimed_at = CASE WHEN challenge._resets(p.period_start, p.status, g.period_resets, g.period_reselects, c.period_start) THEN NULL ELSE p.claimed_at END,
             last_counted_day = CASE
-                WHEN challenge._period_resets(p, g, c.period_start) THEN NULL
+                WHEN challenge._resets(p.period_start, p.status, g.period_resets, g.period_reselects, c.period_start) THEN NULL
                 ELSE p.last_counted_day
             END,
             last_value_at = CASE
-                WHEN challenge._period_resets(p, g, c.period_start) THEN NULL
+                WHEN challenge._resets(p.period_start, p.status, g.period_resets, g.period_reselects, c.period_start) THEN NULL
                 ELSE p.last_value_at
             END,
-            baseline = CASE WHEN challenge._period_resets(p, g, c.period_start) THEN NULL ELSE p.baseline END,
+            baseline = CASE WHEN challenge._resets(p.period_start, p.status, g.period_resets, g.period_reselects, c.period_start) THEN NULL ELSE p.baseline END,
             period_start = c.period_start,
             expires_at = c.period_end,
             updated_at = now()

@@ -1,4 +1,4 @@
--- challenge.increment_progress_batch(p_items jsonb) RETURNS jsonb
+-- challenge.increment_progress_batch(p_items jsonb, p_detail boolean DEFAULT false) RETURNS jsonb
 --
 -- Adds deltas to many (user, goal) rows in one call. Items:
 --   {"user_id": "u1", "goal_id": "kill-10", "delta": 1, "event_id": "e-91", "occurred_at": "2026-11-27T10:00:00Z"}
@@ -16,11 +16,13 @@
 --
 -- Every row it changes gets one row in the audit ledger (challenge.ledger, when pgchallenge.ledger is
 -- on) with the progress and status before and after and the applied items' event ids.
--- The work is done by challenge._increment_batch (p_prepared = false).
-CREATE OR REPLACE FUNCTION challenge.increment_progress_batch(p_items jsonb)
+-- With p_detail, the result also holds "items": one entry per item, in order, with its outcome
+--   {"index": 0, "event_id": "e-91", "goal_id": "kill-10", "outcome": "applied", "completed": false}
+-- The work is done by challenge._write_batch, on the write engine (challenge._apply_writes).
+CREATE OR REPLACE FUNCTION challenge.increment_progress_batch(p_items jsonb, p_detail boolean DEFAULT false)
 RETURNS jsonb
 LANGUAGE sql
 SET search_path = pg_catalog, pg_temp
 AS $function$
-    SELECT challenge._increment_batch(p_items, false);
+    SELECT challenge._write_batch(p_items, 'delta', p_detail);
 $function$;

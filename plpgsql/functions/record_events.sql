@@ -1,4 +1,5 @@
--- challenge.record_events(p_events jsonb) RETURNS jsonb
+-- challenge.record_events(p_events jsonb, p_detail boolean DEFAULT false, p_source text DEFAULT NULL,
+--     p_partition text DEFAULT '', p_epoch bigint DEFAULT 0) RETURNS jsonb
 --
 -- Records raw game events exactly once and routes them, in the database, to every goal they concern.
 -- Events (see _check_events for the full rules):
@@ -8,117 +9,133 @@
 -- Returns
 --   {"events": n, "duplicate_events": n, "applied": n, "skipped": {<8 outcome counts>},
 --    "completed": [{"user_id", "goal_id"}...]}
+-- and with p_detail also "items": what happened to each event, in event order, one entry per goal it
+-- reached, {"index": i, "event_id", "goal_id", "outcome", "completed"}; a duplicate event has one
+-- entry with goal_id null and outcome duplicate_event; an event that reached no goal has none.
 --
--- - Every event id is remembered (challenge.processed_events); an event whose id was seen before, in
---   an earlier call or earlier in this batch, is a duplicate event: skipped whole, counted only in
---   duplicate_events. Its first delivery's effects stand, applied once.
+-- Exactly once, two ways:
+-- - By event id (the default, for unordered sources): every event id is remembered per player
+--   (challenge.processed_events); an event whose (user_id, event_id) was seen before, in an earlier call
+--   or earlier in this batch, is a duplicate event. An event id is unique within its player.
+-- - By source position (p_source given, for ordered sources: a Kafka partition, a replicated log, a file
+--   read in order): every event carries "position" (an integer, increasing within the call; gaps are
+--   normal) and event_id becomes optional (it labels the ledger only). The watermark of (p_source,
+--   p_partition) is locked and advanced in this transaction: events at or below it are duplicates, and
+--   nothing per event is remembered. p_epoch fences consumers: a call with an epoch below the
+--   partition's raises CH030 source_fenced and changes nothing (a consumer that lost its partition); a
+--   higher one takes the partition over. challenge.acquire_source hands out epochs and the position to
+--   resume from.
+-- A duplicate event is skipped whole, counted only in duplicate_events; its first delivery's effects
+-- stand, applied once.
 -- - Each fresh event reaches every catalog goal (not retired) of its event source: a login event every
---   login goal, a statistic event every statistic goal with its stat_code. Per (event, goal):
---   a statistic event on an `absolute` goal sets the progress to `value` (no value: type_mismatch;
---   an explicit `inc` goes along, for relative goals' baselines); otherwise the goal's progress is
---   incremented by `inc` (default 1; a login is worth 1), once per UTC day for once-per-day goals. The guards and outcome rules of the batch writes apply per
---   (event, goal): applied and skipped count these applications, so
---   applied + sum(skipped) = number of (fresh event, goal) pairs.
+--   login goal, a statistic event every statistic goal with its stat_code. Per (event, goal): a
+--   statistic event on an `absolute` goal sets the progress to `value` (no value: type_mismatch; its
+--   `inc` goes along, for relative goals' baselines); otherwise the goal's progress is incremented by
+--   `inc` (default 1; a login is worth 1). The rules and outcomes of the batch writes apply per
+--   (event, goal): applied + sum(skipped) = number of (fresh event, goal) pairs.
 -- - An event that matches no goal is counted in events and nowhere else.
 -- - Malformed input raises CH002 (DETAIL "item N: ...") and changes nothing; at most 50,000 events.
 --
--- How: one validation pass, one sorted insert of the event ids, one set-based join of the fresh events
--- with the catalog; the increments then go through the body of increment_progress_batch and the
--- absolute values through that of set_progress_batch, as prepared items (validated, deduplicated per
--- event above; the event id goes along to label the ledger rows). Always
--- increments first, then values, each sorted by (user_id, goal_id): increments and values never touch
--- the same goal (a goal has one event source), so every record_events call locks its rows in one
--- global order and concurrent calls cannot deadlock. Routed items beyond the batch functions' 50,000
--- limit are passed in key-ordered slices, which keeps that order.
-CREATE OR REPLACE FUNCTION challenge.record_events(p_events jsonb)
+-- How: parse and validate once (_parse_events), deduplicate (_remember_new_events, or the watermark),
+-- route the fresh events to their goals in one join with the catalog, and apply every (event, goal)
+-- pair in one call of the write engine (_apply_writes), which locks rows in one global key order.
+CREATE OR REPLACE FUNCTION challenge.record_events(
+    p_events jsonb,
+    p_detail boolean DEFAULT false,
+    p_source text DEFAULT NULL,
+    p_partition text DEFAULT '',
+    p_epoch bigint DEFAULT 0
+)
 RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+-- Routing joins the events with the catalog: a hash join, linear in both (the planner cannot size the
+-- parsed arrays, and a nested loop would compare every event with every goal).
+SET enable_nestloop = off
 AS $function$
 DECLARE
-    v_events integer;
-    v_new_event boolean[];
-    v_increments jsonb;
-    v_values jsonb;
-    v_no_value bigint;
+    -- A bad pgchallenge.ledger value fails every call, even one whose events reach no goal.
+    v_ledger boolean := challenge._ledger_enabled();
+    v_sourced boolean := p_source IS NOT NULL;
+    v_events record;
+    v_count integer;
+    v_fresh boolean[];
+    v_watermark bigint;
+    v_writes challenge._write[];
+    v_indexes integer[];
+    v_applied record;
     v_result jsonb;
 BEGIN
-    -- A bad pgchallenge.ledger value fails every call, even one whose events reach no goal.
-    PERFORM challenge._ledger_enabled();
-    v_events := challenge._check_events(p_events);
-    IF v_events = 0 THEN
-        RETURN jsonb_build_object('events', 0, 'duplicate_events', 0) || challenge._batch_result('{}', '[]');
+    SELECT * INTO v_events FROM challenge._parse_events(p_events, v_sourced);
+    v_count := coalesce(cardinality(v_events.user_ids), 0);
+
+    IF v_sourced THEN
+        v_watermark := challenge._advance_source(p_source, p_partition, p_epoch, v_events.positions[v_count]);
+        v_fresh := ARRAY(SELECT p > coalesce(v_watermark, -1) FROM unnest(v_events.positions) AS p);
+    ELSIF v_count > 0 THEN
+        v_fresh := challenge._remember_new_events(v_events.user_ids, v_events.event_ids);
     END IF;
 
-    v_new_event := challenge._remember_new_events(p_events);
-
-    WITH routed AS (
+    -- Route: one write per (fresh event, goal), numbered in event order.
+    SELECT
+        array_agg(
+            ROW(r.ord, r.user_id, r.goal_id, r.is_set, r.amount, r.inc, r.event_id, r.occurred_at)::challenge._write
+            ORDER BY r.ord
+        ),
+        array_agg(r.event_index ORDER BY r.ord)
+    INTO v_writes, v_indexes
+    FROM (
         SELECT
-            e.ord,
-            e.event_id,
+            row_number() OVER (ORDER BY e.ord, g.goal_id)::integer AS ord,
+            e.ord::integer - 1 AS event_index,
             e.user_id,
             g.goal_id,
-            e.kind = 'statistic' AND g.goal_type = 'absolute' AS takes_value,
-            e.value,
+            e.kind = 'statistic' AND g.goal_type = 'absolute' AS is_set,
+            CASE WHEN e.kind = 'statistic' AND g.goal_type = 'absolute' THEN e.value ELSE e.inc END AS amount,
             e.inc,
+            e.event_id,
             e.occurred_at
-        FROM ROWS FROM (
-            jsonb_to_recordset(p_events)
-                AS (
-                    event_id text, user_id text, kind text, stat_code text, value numeric, inc numeric,
-                    occurred_at text
-                )
+        FROM unnest(
+            v_events.event_ids, v_events.user_ids, v_events.kinds, v_events.stat_codes, v_events.event_values,
+            v_events.incs, v_events.occurred
         ) WITH ORDINALITY AS e(event_id, user_id, kind, stat_code, value, inc, occurred_at, ord)
         JOIN challenge.goals AS g
             ON g.event_source = e.kind
             AND (e.kind = 'login' OR g.stat_code = e.stat_code)
             AND g.retired_at IS NULL
-        -- Fresh events only, by subscript: a join with a list of positions became a loop over the
-        -- list per event in the generic plan (see _remember_new_events).
-        WHERE v_new_event[e.ord]
-    )
-    SELECT
-        jsonb_agg(
-            jsonb_build_object(
-                'user_id', r.user_id,
-                'goal_id', r.goal_id,
-                -- numeric: JSON may spell an integer 3.0; validation guaranteed an integral value.
-                'delta', coalesce(r.inc, 1)::integer,
-                'occurred_at', r.occurred_at,
-                'event_id', r.event_id
-            )
-            ORDER BY r.user_id, r.goal_id, r.ord
-        ) FILTER (WHERE NOT r.takes_value),
-        jsonb_agg(
-            jsonb_build_object(
-                'user_id', r.user_id,
-                'goal_id', r.goal_id,
-                'value', r.value::integer,
-                -- Only when the event carries it (JSON null means absent): a relative goal derives its
-                -- baseline from the first value of a period as value - inc.
-                'inc', r.inc::integer,
-                'occurred_at', r.occurred_at,
-                'event_id', r.event_id
-            )
-            ORDER BY r.user_id, r.goal_id, r.ord
-        ) FILTER (WHERE r.takes_value AND r.value IS NOT NULL),
-        count(*) FILTER (WHERE r.takes_value AND r.value IS NULL)
-    INTO v_increments, v_values, v_no_value
-    FROM routed AS r;
+        -- Fresh events only, by subscript (O(1) in every plan).
+        WHERE v_fresh[e.ord]
+    ) AS r;
 
-    v_result := challenge._batch_result(array_fill('type_mismatch'::text, ARRAY[v_no_value::integer]), '[]');
-    v_result := challenge._merge_batch_results(v_result, challenge._apply_routed(v_increments, false));
-    v_result := challenge._merge_batch_results(v_result, challenge._apply_routed(v_values, true));
+    SELECT * INTO v_applied FROM challenge._apply_writes(coalesce(v_writes, '{}'), NULL, v_ledger);
 
-    RETURN jsonb_build_object(
-        'events', v_events,
-        'duplicate_events', v_events - cardinality(array_positions(v_new_event, true)),
-        'applied', v_result -> 'applied',
-        'skipped', v_result -> 'skipped',
-        'completed', (
-            SELECT coalesce(jsonb_agg(c.item ORDER BY c.item ->> 'user_id', c.item ->> 'goal_id'), '[]'::jsonb)
-            FROM jsonb_array_elements(v_result -> 'completed') AS c(item)
-        )
-    );
+    v_result := jsonb_build_object(
+        'events', v_count,
+        'duplicate_events', v_count - coalesce(cardinality(array_positions(v_fresh, true)), 0)
+    ) || challenge._write_result(v_applied.outcomes, v_applied.completed_users, v_applied.completed_goals);
+    IF v_sourced THEN
+        v_result := v_result || jsonb_build_object('position', greatest(v_watermark, v_events.positions[v_count]));
+    END IF;
+    IF p_detail THEN
+        v_result := v_result || jsonb_build_object('items', (
+            SELECT coalesce(jsonb_agg(d.item ORDER BY (d.item ->> 'index')::integer, d.nth), '[]'::jsonb)
+            FROM (
+                SELECT i.item, i.nth
+                FROM jsonb_array_elements(challenge._write_details(
+                    v_writes, v_applied.outcomes, v_indexes, v_applied.completed_users, v_applied.completed_goals
+                )) WITH ORDINALITY AS i(item, nth)
+                UNION ALL
+                SELECT
+                    jsonb_build_object(
+                        'index', e.ord - 1, 'event_id', e.event_id, 'goal_id', NULL, 'outcome', 'duplicate_event',
+                        'completed', false
+                    ),
+                    0
+                FROM unnest(v_events.event_ids, v_fresh) WITH ORDINALITY AS e(event_id, fresh, ord)
+                WHERE NOT e.fresh
+            ) AS d
+        ));
+    END IF;
+    RETURN v_result;
 END;
 $function$;

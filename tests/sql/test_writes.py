@@ -132,10 +132,10 @@ def test_unknown_goal_before_duplicate_event(api: Api, fn: str) -> None:
 @pytest.mark.parametrize("fn", WRITE_FUNCTIONS)
 @pytest.mark.parametrize("state", [s for s, _ in GUARD_STATES])
 def test_duplicate_event_before_row_guards(api: Api, fn: str, state: str) -> None:
-    api.init("seen")
     goal_id = goal_for(fn)
-    assert write_one(api, fn, "seen", goal_id, event_id="e-1") == "applied"
     prepare_row(api, state, "u1", goal_id)
+    # Every well-formed event id is remembered, whatever the outcome (ids are unique per player).
+    assert write_one(api, fn, "u1", "no-such-goal", event_id="e-1") == "unknown_goal"
     assert write_one(api, fn, "u1", goal_id, event_id="e-1") == "duplicate_event"
 
 
@@ -504,17 +504,19 @@ def test_items_without_event_id_are_never_duplicates(api: Api) -> None:
     assert result["applied"] == 4
 
 
-def test_event_ids_are_global_across_functions_users_and_goals(api: Api) -> None:
+def test_event_ids_are_per_player_across_functions_and_goals(api: Api) -> None:
     api.init("u1")
     api.init("u2")
     assert outcome_of(
         api.set_batch([{"user_id": "u1", "goal_id": "reach-lvl-20", "value": 3, "event_id": "g"}])
     ) == ("applied")
     assert (
-        outcome_of(api.inc_batch([{"user_id": "u2", "goal_id": "kill-10", "event_id": "g"}]))
+        outcome_of(api.inc_batch([{"user_id": "u1", "goal_id": "kill-10", "event_id": "g"}]))
         == "duplicate_event"
     )
-    assert api.inc("u2", "spring-login", event_id="g")["outcome"] == "duplicate_event"
+    assert api.inc("u1", "spring-login", event_id="g")["outcome"] == "duplicate_event"
+    # Another player's event with the same id is another event.
+    assert api.inc("u2", "spring-login", event_id="g")["outcome"] == "applied"
     assert api.inc("u2", "play-3", event_id="h")["outcome"] == "applied"
     assert outcome_of(
         api.set_batch([{"user_id": "u2", "goal_id": "reach-lvl-20", "value": 3, "event_id": "h"}])
@@ -558,13 +560,16 @@ def test_event_id_of_a_skipped_item_is_remembered(
         got = outcome_of(api.set_batch([item]))
     assert got == first_outcome.removesuffix("-single")
 
-    # The same id on a row that would apply is now a duplicate, even once the first row is writable.
+    # The same id (the same player's) on a row that would apply is now a duplicate, even once the first
+    # row is writable.
+    user_id = item["user_id"]
     api.set_active("u1", "not-default", True)
-    assert outcome_of(api.inc_batch([{"user_id": "u1", "goal_id": "kill-10", "event_id": "e-skip"}])) == (
+    assert outcome_of(api.inc_batch([{"user_id": user_id, "goal_id": "kill-10", "event_id": "e-skip"}])) == (
         "duplicate_event"
     )
-    assert api.inc("u1", "not-default", event_id="e-skip")["outcome"] == "duplicate_event"
-    assert api.must_get("u1", "kill-10")["progress"] == 0
+    assert api.inc(user_id, "not-default", event_id="e-skip")["outcome"] == "duplicate_event"
+    if user_id == "u1":
+        assert api.must_get("u1", "kill-10")["progress"] == 0
 
 
 def test_inactive_item_event_id_remembered_then_replayed_after_activation(api: Api) -> None:

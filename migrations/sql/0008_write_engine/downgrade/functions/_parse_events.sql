@@ -1,0 +1,1 @@
+DROP FUNCTION IF EXISTS challenge._parse_events(jsonb, boolean, OUT event_ids text[], OUT user_ids text[], OUT kinds text[], OUT stat_codes text[], OUT event_values integer[], OUT incs integer[], OUT occurred timestamptz[], OUT positions bigint[]);

@@ -1,0 +1,1 @@
+DROP FUNCTION IF EXISTS challenge._write_result(text[], text[], text[]);
