@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import re
 import subprocess
-import uuid
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import psycopg
 import pytest
@@ -15,36 +13,14 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from pgchallenge import embedded, migrate
 
+if TYPE_CHECKING:
+    from tests.migrations.migrationhelpers import NewDatabase
+else:
+    from migrationhelpers import NewDatabase
+
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "plpgsql"
 SNAPSHOTS = ROOT / "migrations" / "sql"
-
-NewDatabase = Callable[[], str]
-
-
-@pytest.fixture
-def new_database(postgresql_proc: Any) -> Iterator[NewDatabase]:
-    """Create empty databases on the test server (dropped afterwards); returns their conninfo."""
-    created: list[str] = []
-    admin = psycopg.conninfo.make_conninfo(
-        host=postgresql_proc.host,
-        port=str(postgresql_proc.port),
-        user=postgresql_proc.user,
-        password=postgresql_proc.password or None,
-        dbname="postgres",
-    )
-
-    def _create() -> str:
-        name = f"mig_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute(f"CREATE DATABASE {name} TEMPLATE template0")
-        created.append(name)
-        return psycopg.conninfo.make_conninfo(admin, dbname=name)
-
-    yield _create
-    with psycopg.connect(admin, autocommit=True) as connection:
-        for name in created:
-            connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def function_files() -> list[Path]:

@@ -1,0 +1,40 @@
+"""Fixtures for the migration tests: empty databases on the test server."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+import pytest
+
+if TYPE_CHECKING:
+    from tests.migrations.migrationhelpers import NewDatabase
+else:  # pytest puts this folder on sys.path (rootdir-less test modules)
+    from migrationhelpers import NewDatabase
+
+
+@pytest.fixture
+def new_database(postgresql_proc: Any) -> Iterator[NewDatabase]:
+    """Create empty databases on the test server (dropped afterwards); returns their conninfo."""
+    created: list[str] = []
+    admin = psycopg.conninfo.make_conninfo(
+        host=postgresql_proc.host,
+        port=str(postgresql_proc.port),
+        user=postgresql_proc.user,
+        password=postgresql_proc.password or None,
+        dbname="postgres",
+    )
+
+    def _create() -> str:
+        name = f"mig_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f"CREATE DATABASE {name} TEMPLATE template0")
+        created.append(name)
+        return psycopg.conninfo.make_conninfo(admin, dbname=name)
+
+    yield _create
+    with psycopg.connect(admin, autocommit=True) as connection:
+        for name in created:
+            connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
