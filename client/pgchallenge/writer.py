@@ -20,8 +20,10 @@ Guarantees:
   ``submit_timeout`` seconds and raises ``BufferFull``. It never drops an event.
 - Transient failures (connection loss, a terminated backend, serialization failure, deadlock: psycopg's
   ``OperationalError`` family) are retried with exponential backoff on a fresh connection, up to
-  ``max_attempts`` sends. Retrying is safe because the event ids make ``record_events`` idempotent: if a
-  lost answer hid a commit, the retry reports the events as duplicates and changes nothing.
+  ``max_attempts`` sends. The backoff is capped low (0.5 s) so that the writer resumes within about half a
+  second of the server accepting connections again; 240 attempts ride out about a minute of outage.
+  Retrying is safe because the event ids make ``record_events`` idempotent: if a lost answer hid a
+  commit, the retry reports the events as duplicates and changes nothing.
 - A bad event fails only its own future. Events are checked against ``record_events``' rules before they
   are buffered (``InvalidEvent``), and if the server still rejects a batch as malformed (CH002, or a data
   error such as an impossible date) the batch is split in halves until the culprit is alone, so one
@@ -268,9 +270,9 @@ class EventWriter:
         flush_interval: float = 0.1,
         max_pending: int = 100_000,
         submit_timeout: float | None = 5.0,
-        max_attempts: int = 20,
+        max_attempts: int = 240,
         backoff_base: float = 0.05,
-        backoff_cap: float = 5.0,
+        backoff_cap: float = 0.5,
     ) -> None:
         _check_options(connections, batch_size, flush_interval, max_pending, max_attempts)
         self.connections = connections
@@ -509,9 +511,9 @@ class AsyncEventWriter:
         flush_interval: float = 0.1,
         max_pending: int = 100_000,
         submit_timeout: float | None = 5.0,
-        max_attempts: int = 20,
+        max_attempts: int = 240,
         backoff_base: float = 0.05,
-        backoff_cap: float = 5.0,
+        backoff_cap: float = 0.5,
     ) -> None:
         _check_options(connections, batch_size, flush_interval, max_pending, max_attempts)
         self.connections = connections
