@@ -25,7 +25,6 @@ AS $function$
 DECLARE
     v_is_set boolean := p_value_key = 'value';
     v_well_typed boolean;
-    v_items bigint;
     v_keys bigint;
     v_members integer;
     v_in_range boolean;
@@ -74,7 +73,6 @@ BEGIN
                 ),
                 array_agg(r.user_id ORDER BY r.ord),
                 array_agg(r.event_id ORDER BY r.ord),
-                count(*),
                 count(r.user_id) + count(r.goal_id) + count(r.delta) + count(r.value) + count(r.inc)
                     + count(r.event_id) + count(r.occurred_at),
                 -- Per row never NULL: bool_and skips NULLs.
@@ -93,7 +91,7 @@ BEGIN
                 )), true),
                 string_agg(r.occurred_at, '|') || '|',
                 count(r.occurred_at)
-            INTO writes, user_ids, event_ids, v_items, v_keys, v_in_range, v_stamps, v_stamp_count
+            INTO writes, user_ids, event_ids, v_keys, v_in_range, v_stamps, v_stamp_count
             FROM ROWS FROM (
                 jsonb_to_recordset(p_items) AS (
                     user_id text, goal_id text, delta numeric, value numeric, inc numeric, event_id text,
