@@ -1,12 +1,16 @@
 -- challenge._apply_writes(p_writes challenge._write[], p_fresh boolean[], p_ledger boolean,
---     OUT outcomes text[], OUT completed_users text[], OUT completed_goals text[])
+--     p_detail boolean, OUT counts jsonb, OUT outcomes text[], OUT completed_users text[],
+--     OUT completed_goals text[])
 --
 -- Private: the write engine. Every progress write goes through it (increment_progress_batch,
 -- set_progress_batch, record_events, and increment_progress whenever its one-row fast path does not
 -- apply). The writes are validated by the caller (challenge._write: ords 1..n in array order, the order
 -- the rules follow). p_fresh, when not NULL, holds per ord whether the write's event id was new
--- (challenge._remember_new_events): a write with an event id that was not is a duplicate_event. Returns one outcome per write, indexed by ord, and the rows this call completed,
--- sorted by (user_id, goal_id). With p_ledger, every changed row gets one row in challenge.ledger.
+-- -- (challenge._remember_new_events): a write with an event id that was not is a duplicate_event.
+-- Returns how many writes got each outcome (counts: {"applied": n, "inactive": n, ...}, outcomes with
+-- no write left out), with p_detail also one outcome per write indexed by ord (else NULL: no sort of
+-- the writes back into their order), and the rows this call completed, sorted by (user_id, goal_id).
+-- With p_ledger, every changed row gets one row in challenge.ledger.
 --
 -- Rules (docs/api.md, "Outcomes"): the outcome order is challenge._outcome; several writes for one row
 -- all count (increments summed; of absolute values the newest occurred_at wins, ties the later write);
@@ -30,6 +34,8 @@ CREATE OR REPLACE FUNCTION challenge._apply_writes(
     p_writes challenge._write[],
     p_fresh boolean[],
     p_ledger boolean,
+    p_detail boolean,
+    OUT counts jsonb,
     OUT outcomes text[],
     OUT completed_users text[],
     OUT completed_goals text[]
@@ -47,7 +53,8 @@ DECLARE
     v_again record;
 BEGIN
     IF coalesce(cardinality(p_writes), 0) = 0 THEN
-        outcomes := '{}';
+        counts := '{}';
+        outcomes := CASE WHEN p_detail THEN '{}'::text[] END;
         RETURN;
     END IF;
 
@@ -77,16 +84,18 @@ BEGIN
         ) AS g ON true
     ),
     sorted AS MATERIALIZED (
-        -- One sort serves the three windows and the key order of the update.
+        -- One sort serves the windows and the key order of the update.
         SELECT
             w.*,
             max(w.write_period) OVER per_row AS call_period,
-            row_number() OVER (PARTITION BY w.user_id, w.goal_id, w.is_duplicate, w.counted_day ORDER BY w.ord)
-                AS nth_of_day,
-            max(w.occurred_at) OVER (per_row ORDER BY w.counted_day, w.ord ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
-                AS newest_before
+            -- The first write of its UTC day (once-per-day goals): the previous write is of another day.
+            w.counted_day IS DISTINCT FROM lag(w.counted_day) OVER earlier AS first_of_day,
+            max(w.occurred_at) OVER earlier AS newest_before
         FROM write AS w
-        WINDOW per_row AS (PARTITION BY w.user_id, w.goal_id, w.is_duplicate)
+        WINDOW
+            per_row AS (PARTITION BY w.user_id, w.goal_id, w.is_duplicate),
+            -- lag ignores the frame: both functions share one window, so one pass computes them.
+            earlier AS (per_row ORDER BY w.counted_day, w.ord ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
         ORDER BY w.user_id, w.goal_id, w.is_duplicate, w.counted_day, w.ord
     ),
     state AS (
@@ -138,7 +147,7 @@ BEGIN
                         )
                     ),
                 t.counted_day IS NOT NULL
-                    AND (t.nth_of_day > 1 OR t.counted_day <= CASE WHEN NOT t.resets THEN t.row_last_counted_day END)
+                    AND (NOT t.first_of_day OR t.counted_day <= CASE WHEN NOT t.resets THEN t.row_last_counted_day END)
             ) AS outcome
         FROM state AS t
     ),
@@ -238,6 +247,7 @@ BEGIN
         RETURNING
             p.user_id,
             p.goal_id,
+            c.applied,
             c.is_set,
             NOT c.was_completed AND p.status = 'completed' AS newly_completed,
             c.old_progress,
@@ -262,7 +272,13 @@ BEGIN
         ORDER BY u.user_id, u.goal_id
     )
     SELECT
-        (SELECT array_agg(j.outcome ORDER BY j.ord) FROM judged AS j),
+        coalesce((
+            SELECT jsonb_object_agg(n.outcome, n.writes)
+            FROM (SELECT j.outcome, count(*) AS writes FROM judged AS j WHERE j.outcome <> 'applied' GROUP BY j.outcome) AS n
+        ), '{}'::jsonb)
+            -- Applied: the writes of the rows actually updated (the others are judged again below).
+            || jsonb_build_object('applied', (SELECT coalesce(sum(u.applied), 0) FROM updated AS u)),
+        CASE WHEN p_detail THEN (SELECT array_agg(j.outcome ORDER BY j.ord) FROM judged AS j) END,
         (SELECT array_agg(u.user_id ORDER BY u.user_id, u.goal_id) FROM updated AS u WHERE u.newly_completed),
         (SELECT array_agg(u.goal_id ORDER BY u.user_id, u.goal_id) FROM updated AS u WHERE u.newly_completed),
         -- The applied writes of rows another writer changed in between (evaluated only when there are any).
@@ -272,7 +288,7 @@ BEGIN
             WHERE j.outcome = 'applied'
                 AND NOT EXISTS (SELECT FROM updated AS u WHERE u.user_id = j.user_id AND u.goal_id = j.goal_id)
         ) END
-    INTO outcomes, completed_users, completed_goals, v_retry;
+    INTO counts, outcomes, completed_users, completed_goals, v_retry;
 
     IF v_retry IS NOT NULL THEN
         -- Rare: another writer changed these rows between this statement's snapshot and its update. Their
@@ -289,11 +305,18 @@ BEGIN
                 ORDER BY w.ord
             ),
             NULL,  -- applied writes: none is a duplicate
-            p_ledger
+            p_ledger,
+            p_detail
         );
-        FOR v_index IN 1 .. cardinality(v_retry) LOOP
-            outcomes[v_retry[v_index]] := v_again.outcomes[v_index];
-        END LOOP;
+        SELECT jsonb_object_agg(k.outcome, coalesce((counts ->> k.outcome)::bigint, 0)
+                + coalesce((v_again.counts ->> k.outcome)::bigint, 0))
+        INTO counts
+        FROM (SELECT jsonb_object_keys(counts) UNION SELECT jsonb_object_keys(v_again.counts)) AS k(outcome);
+        IF p_detail THEN
+            FOR v_index IN 1 .. cardinality(v_retry) LOOP
+                outcomes[v_retry[v_index]] := v_again.outcomes[v_index];
+            END LOOP;
+        END IF;
         completed_users := completed_users || v_again.completed_users;
         completed_goals := completed_goals || v_again.completed_goals;
     END IF;

@@ -20,9 +20,9 @@ BEGIN
     IF array_remove(v_parsed.event_ids, NULL) <> '{}' THEN
         v_fresh := challenge._remember_new_events(v_parsed.user_ids, v_parsed.event_ids);
     END IF;
-    SELECT * INTO v_applied FROM challenge._apply_writes(v_parsed.writes, v_fresh, v_ledger);
+    SELECT * INTO v_applied FROM challenge._apply_writes(v_parsed.writes, v_fresh, v_ledger, p_detail);
 
-    v_result := challenge._write_result(v_applied.outcomes, v_applied.completed_users, v_applied.completed_goals);
+    v_result := challenge._write_result(v_applied.counts, v_applied.completed_users, v_applied.completed_goals);
     IF p_detail THEN
         v_result := v_result || jsonb_build_object('items', challenge._write_details(
             v_parsed.writes, v_applied.outcomes, NULL, v_applied.completed_users, v_applied.completed_goals

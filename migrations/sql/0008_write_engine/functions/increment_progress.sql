@@ -169,7 +169,8 @@ BEGIN
     FROM challenge._apply_writes(
         ARRAY[ROW(1, p_user_id, p_goal_id, false, p_delta, NULL, p_event_id, p_occurred_at)::challenge._write],
         ARRAY[v_fresh],
-        v_ledger
+        v_ledger,
+        true  -- detail: this one write's outcome
     );
     outcome := v_applied.outcomes[1];
     newly_completed := v_applied.completed_users IS NOT NULL;

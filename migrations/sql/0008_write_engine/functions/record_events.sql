@@ -107,12 +107,12 @@ BEGIN
         WHERE v_fresh[e.ord]
     ) AS r;
 
-    SELECT * INTO v_applied FROM challenge._apply_writes(coalesce(v_writes, '{}'), NULL, v_ledger);
+    SELECT * INTO v_applied FROM challenge._apply_writes(coalesce(v_writes, '{}'), NULL, v_ledger, p_detail);
 
     v_result := jsonb_build_object(
         'events', v_count,
         'duplicate_events', v_count - coalesce(cardinality(array_positions(v_fresh, true)), 0)
-    ) || challenge._write_result(v_applied.outcomes, v_applied.completed_users, v_applied.completed_goals);
+    ) || challenge._write_result(v_applied.counts, v_applied.completed_users, v_applied.completed_goals);
     IF v_sourced THEN
         v_result := v_result || jsonb_build_object('position', greatest(v_watermark, v_events.positions[v_count]));
     END IF;

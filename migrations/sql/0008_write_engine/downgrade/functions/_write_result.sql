@@ -1,1 +1,1 @@
-DROP FUNCTION IF EXISTS challenge._write_result(text[], text[], text[]);
+DROP FUNCTION IF EXISTS challenge._write_result(jsonb, text[], text[]);
