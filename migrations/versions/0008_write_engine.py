@@ -16,6 +16,8 @@ depends_on = None
 # Frozen copies made by scripts/new_revision.py; never edit them after this revision lands.
 UPGRADE_FILES = [
     "upgrade.sql",
+    "functions/_ledger_setting.sql",
+    "functions/_ledger_enabled.sql",
     "functions/_outcome.sql",
     "functions/_resets.sql",
     "functions/_stamps_match.sql",
@@ -70,6 +72,8 @@ DOWNGRADE_FILES = [
     "downgrade/functions/increment_progress.sql",
     "downgrade/functions/_rotate_rows.sql",
     "downgrade/functions/prune_processed_events.sql",
+    "downgrade/functions/_ledger_enabled.sql",
+    "downgrade/functions/_ledger_setting.sql",
 ]
 
 
