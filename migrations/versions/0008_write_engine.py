@@ -31,6 +31,7 @@ UPGRADE_FILES = [
     "functions/_outcomes.sql",
     "functions/_write_result.sql",
     "functions/_write_details.sql",
+    "functions/_writes_in_catalog.sql",
     "functions/_apply_writes.sql",
     "functions/_write_batch.sql",
     "functions/increment_progress_batch.sql",
@@ -46,6 +47,7 @@ UPGRADE_FILES = [
 DOWNGRADE_FILES = [
     "downgrade/functions/_write_batch.sql",
     "downgrade/functions/_apply_writes.sql",
+    "downgrade/functions/_writes_in_catalog.sql",
     "downgrade/functions/_write_details.sql",
     "downgrade/functions/_write_result.sql",
     "downgrade/functions/_outcomes.sql",

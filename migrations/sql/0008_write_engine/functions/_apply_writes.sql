@@ -20,7 +20,7 @@
 -- progressMode relative counts from a baseline (the period's first value - inc); completion is sticky
 -- within a period and completed_at set once.
 --
--- How: one statement. The writes are joined to the catalog, numbered per (row, UTC day) and sorted by
+-- How: one statement. The writes, with their goals' catalog facts (_writes_in_catalog), are sorted by
 -- key; each row is read once, without a lock, and every write judged against it; the applied writes
 -- are summed per row; and each row is updated once, by (user_id, goal_id), guarded by the state it was
 -- judged on. In READ COMMITTED an UPDATE that meets a row changed since the statement's snapshot
@@ -62,26 +62,10 @@ BEGIN
         SELECT
             w.*,
             w.event_id IS NOT NULL AND NOT coalesce(p_fresh[w.ord], true) AS is_duplicate,
-            g.goal_id IS NOT NULL AS is_known,
-            g.target,
-            g.goal_type = 'absolute' AS is_absolute,
-            g.progress_mode = 'relative' AS is_relative,
-            g.period_schedule,
-            g.period_resets,
-            g.period_reselects,
-            challenge._period_start(g.period_schedule, w.occurred_at) AS write_period,
+            challenge._period_start(w.period_schedule, w.occurred_at) AS write_period,
             -- The UTC day a once-per-day goal (daily: true) counts the increment for; NULL otherwise.
-            CASE WHEN g.is_daily AND NOT w.is_set THEN (w.occurred_at AT TIME ZONE 'UTC')::date END AS counted_day
-        FROM unnest(p_writes) AS w
-        -- A lookup per write (hash joins are off, and a nested loop over the whole catalog per write
-        -- would cost more as the catalog grows).
-        LEFT JOIN LATERAL (
-            SELECT g.*
-            FROM challenge.goals AS g
-            WHERE g.goal_id = w.goal_id
-                AND g.retired_at IS NULL
-            OFFSET 0  -- kept a subquery: a probe of the primary key per write
-        ) AS g ON true
+            CASE WHEN w.is_daily AND NOT w.is_set THEN (w.occurred_at AT TIME ZONE 'UTC')::date END AS counted_day
+        FROM challenge._writes_in_catalog(p_writes) AS w
     ),
     sorted AS MATERIALIZED (
         -- One sort serves the windows and the key order of the update.
