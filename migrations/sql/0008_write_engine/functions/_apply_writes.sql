@@ -64,11 +64,15 @@ BEGIN
             w.event_id IS NOT NULL AND NOT coalesce(p_fresh[w.ord], true) AS is_duplicate,
             challenge._period_start(w.period_schedule, w.occurred_at) AS write_period,
             -- The UTC day a once-per-day goal (daily: true) counts the increment for; NULL otherwise.
-            CASE WHEN w.is_daily AND NOT w.is_set THEN (w.occurred_at AT TIME ZONE 'UTC')::date END AS counted_day
+            CASE WHEN w.is_daily AND NOT w.is_set THEN (w.occurred_at AT TIME ZONE 'UTC')::date END AS counted_day,
+            -- Whether a rule looks at the row's other writes of the call: its newest period, the day's
+            -- first increment, the newest value before this one. Most writes (increments of goals
+            -- without periods) need none, and skip the sort and the windows below.
+            -- Never NULL (a write of an unknown goal has no catalog facts): each write takes one branch.
+            coalesce(w.period_schedule IS NOT NULL OR w.is_daily OR w.is_set, false) AS sees_others
         FROM challenge._writes_in_catalog(p_writes) AS w
     ),
-    sorted AS MATERIALIZED (
-        -- One sort serves the windows and the key order of the update.
+    windowed AS (
         SELECT
             w.*,
             max(w.write_period) OVER per_row AS call_period,
@@ -76,11 +80,18 @@ BEGIN
             w.counted_day IS DISTINCT FROM lag(w.counted_day) OVER earlier AS first_of_day,
             max(w.occurred_at) OVER earlier AS newest_before
         FROM write AS w
+        WHERE w.sees_others
         WINDOW
             per_row AS (PARTITION BY w.user_id, w.goal_id, w.is_duplicate),
             -- lag ignores the frame: both functions share one window, so one pass computes them.
             earlier AS (per_row ORDER BY w.counted_day, w.ord ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
-        ORDER BY w.user_id, w.goal_id, w.is_duplicate, w.counted_day, w.ord
+    ),
+    every_write AS (
+        SELECT * FROM windowed
+        UNION ALL
+        SELECT w.*, NULL::timestamptz, true, NULL::timestamptz
+        FROM write AS w
+        WHERE NOT w.sees_others
     ),
     state AS (
         SELECT
@@ -95,7 +106,7 @@ BEGIN
             coalesce(s.call_period > coalesce(r.row_period_start, '-infinity'), false) AS rotates,
             challenge._resets(r.row_period_start, r.row_status, s.period_resets, s.period_reselects, s.call_period)
                 AS resets
-        FROM sorted AS s
+        FROM every_write AS s
         LEFT JOIN LATERAL (
             SELECT
                 p.is_active AS row_active,
