@@ -91,8 +91,11 @@ BEGIN
             e.user_id,
             g.goal_id,
             e.kind = 'statistic' AND g.goal_type = 'absolute' AS is_set,
-            CASE WHEN e.kind = 'statistic' AND g.goal_type = 'absolute' THEN e.value ELSE e.inc END AS amount,
-            e.inc,
+            -- An increment adds inc (default 1; a login is worth 1); a value carries the event's inc only
+            -- when the event has one (a relative goal's baseline is value - inc), else 0.
+            CASE WHEN e.kind = 'statistic' AND g.goal_type = 'absolute' THEN e.value ELSE coalesce(e.inc, 1) END
+                AS amount,
+            coalesce(e.inc, 0) AS inc,
             e.event_id,
             e.occurred_at
         FROM unnest(

@@ -443,3 +443,27 @@ def test_integral_floats_and_nulls_are_accepted(events_db: Conn) -> None:
     )
     assert result["applied"] == 6
     assert progresses(events_db)["level-abs"] == 7
+
+
+def test_a_value_without_inc_sets_a_relative_baseline_at_the_value(db: Conn) -> None:
+    """A statistic event's inc defaults to 1 for increments, but a value takes it only when the event
+    carries one: the first value of a relative goal without inc counts from itself (progress 0)."""
+    relative = {
+        "goalId": "wins",
+        "name": "wins",
+        "type": "absolute",
+        "eventSource": "statistic",
+        "defaultAssigned": True,
+        "requirement": {"statCode": "wins", "operator": ">=", "targetValue": 5, "progressMode": "relative"},
+        "reward": {"type": "ITEM", "rewardId": "r", "quantity": 1},
+    }
+    db.execute(
+        "SELECT challenge.load_config(%s::jsonb)",
+        [Jsonb({"challenges": [{"challengeId": "rel", "name": "rel", "goals": [relative]}]})],
+    )
+    init(db, "u1", "u2")
+    record(db, [stat("a1", "wins", "u1", value=57), stat("b1", "wins", "u2", value=57, inc=2)])
+    assert progresses(db, "u1") == {}
+    assert progresses(db, "u2") == {"wins": 2}
+    record(db, [stat("a2", "wins", "u1", value=60)])
+    assert progresses(db, "u1") == {"wins": 3}

@@ -3,8 +3,9 @@
 --     OUT occurred timestamptz[], OUT positions bigint[])
 --
 -- Private: the edge of record_events. Turns the events into parallel typed arrays, by event (1-based),
--- under the rules of _check_events (which names the first bad event: CH002, nothing changed). inc
--- defaults to 1 and occurred_at to now(); value stays NULL when absent.
+-- under the rules of _check_events (which names the first bad event: CH002, nothing changed).
+-- occurred_at defaults to now(); value and inc stay NULL when absent (record_events gives inc its
+-- default, which depends on the goal).
 --
 -- Optimistic, like _parse_write_items: one pass parses every event and checks cheaply that the whole
 -- payload is well formed; only when that fails does _check_events go through the events one by one.
@@ -61,7 +62,7 @@ BEGIN
                 array_agg(e.kind ORDER BY e.ord),
                 array_agg(e.stat_code ORDER BY e.ord),
                 array_agg(CASE WHEN e.value BETWEEN 0 AND 2147483647 THEN e.value::integer END ORDER BY e.ord),
-                array_agg(CASE WHEN coalesce(e.inc, 1) BETWEEN 1 AND 1000000 THEN coalesce(e.inc, 1)::integer END ORDER BY e.ord),
+                array_agg(CASE WHEN e.inc BETWEEN 1 AND 1000000 THEN e.inc::integer END ORDER BY e.ord),
                 array_agg(coalesce(e.occurred_at::timestamptz, now()) ORDER BY e.ord),
                 array_agg(CASE WHEN e.position BETWEEN 0 AND 9223372036854775807 THEN e.position::bigint END ORDER BY e.ord),
                 count(e.event_id) + count(e.user_id) + count(e.kind) + count(e.stat_code) + count(e.value)
