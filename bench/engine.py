@@ -114,7 +114,7 @@ class Cases:
 
 def sql(query: str, document: str) -> Call:
     def call(connection: psycopg.Connection[Any]) -> None:
-        connection.execute(query, [document]).fetchall()
+        connection.execute(query, [document])
 
     return call
 
@@ -123,7 +123,7 @@ def ledger_on(query: str, document: str) -> Call:
     def call(connection: psycopg.Connection[Any]) -> None:
         with connection.transaction():
             connection.execute("SET LOCAL pgchallenge.ledger = on")
-            connection.execute(query, [document]).fetchall()
+            connection.execute(query, [document])
 
     return call
 

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from pgchallenge import EventsResult, EventWriter, migrate
+from pgchallenge import EventOutcome, EventWriter, migrate
 from pgchallenge.connection import resolve_database_url
 from psycopg.conninfo import make_conninfo
 from psycopg.types.json import Jsonb
@@ -79,7 +79,7 @@ def stat_events(rng: random.Random, players: int, count: int, tag: str) -> list[
 def sustained(url: str, events: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]:
     sampled: list[float] = []
 
-    def timer(started: float) -> Callable[[Future[EventsResult]], None]:
+    def timer(started: float) -> Callable[[Future[EventOutcome]], None]:
         return lambda _: sampled.append(time.perf_counter() - started)
 
     writer = EventWriter(

@@ -5,6 +5,8 @@ server receives is byte-identical to what psql or a pgbench script would send fo
 statements share one shape in ``pg_stat_statements``). jsonb parameters carry an explicit ``::jsonb``
 cast because Python strings are sent with the "unknown" type. ``coalesce($n, now())`` keeps the SQL
 default for ``occurred_at`` when the caller passes ``None``, since a NULL argument would override it.
+The optional arguments the client always sends (``p_detail``, ``p_source``...) are passed by name, as in
+the SQL documentation, with casts that pin the types of the Python values.
 """
 
 from __future__ import annotations
@@ -22,11 +24,18 @@ INCREMENT_PROGRESS: Final = (
     " FROM challenge.increment_progress($1, $2, $3, $4, coalesce($5, now()))"
 )
 
-INCREMENT_PROGRESS_BATCH: Final = "SELECT challenge.increment_progress_batch($1::jsonb)"
+INCREMENT_PROGRESS_BATCH: Final = (
+    "SELECT challenge.increment_progress_batch($1::jsonb, p_detail => $2::boolean)"
+)
 
-SET_PROGRESS_BATCH: Final = "SELECT challenge.set_progress_batch($1::jsonb)"
+SET_PROGRESS_BATCH: Final = "SELECT challenge.set_progress_batch($1::jsonb, p_detail => $2::boolean)"
 
-RECORD_EVENTS: Final = "SELECT challenge.record_events($1::jsonb)"
+RECORD_EVENTS: Final = (
+    "SELECT challenge.record_events($1::jsonb, p_detail => $2::boolean, p_source => $3::text,"
+    " p_partition => $4::text, p_epoch => $5::bigint)"
+)
+
+ACQUIRE_SOURCE: Final = "SELECT epoch, position FROM challenge.acquire_source($1, $2)"
 
 GET_PROGRESS: Final = "SELECT * FROM challenge.get_progress($1, $2)"
 

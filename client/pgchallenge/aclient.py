@@ -39,6 +39,7 @@ from pgchallenge.models import (
     LedgerEntry,
     RewardGrant,
     SetItem,
+    SourcePosition,
     WriteResult,
 )
 
@@ -86,21 +87,46 @@ class AsyncClient:
         return await self._one(q.INCREMENT_PROGRESS, params, class_row(WriteResult))
 
     async def increment_progress_batch(
-        self, items: Iterable[IncrementItem | Mapping[str, Any]]
+        self, items: Iterable[IncrementItem | Mapping[str, Any]], *, detail: bool = False
     ) -> BatchResult:
-        """Apply many increments in one atomic call; per-item outcomes are counted, never raised."""
-        data = await self._one(q.INCREMENT_PROGRESS_BATCH, [items_param(items)], scalar_row)
+        """Apply many increments in one atomic call; per-item outcomes are counted, never raised.
+
+        ``detail=True`` also returns each item's outcome (``BatchResult.items``, in item order).
+        """
+        data = await self._one(q.INCREMENT_PROGRESS_BATCH, [items_param(items), detail], scalar_row)
         return BatchResult.from_json(data)
 
-    async def set_progress_batch(self, items: Iterable[SetItem | Mapping[str, Any]]) -> BatchResult:
-        """Set absolute stat values on ``absolute`` goals in one atomic call."""
-        data = await self._one(q.SET_PROGRESS_BATCH, [items_param(items)], scalar_row)
+    async def set_progress_batch(
+        self, items: Iterable[SetItem | Mapping[str, Any]], *, detail: bool = False
+    ) -> BatchResult:
+        """Set absolute stat values on ``absolute`` goals in one atomic call (``detail``: as above)."""
+        data = await self._one(q.SET_PROGRESS_BATCH, [items_param(items), detail], scalar_row)
         return BatchResult.from_json(data)
 
-    async def record_events(self, events: Iterable[Event | Mapping[str, Any]]) -> EventsResult:
-        """Record raw game events exactly once, routed by event source and stat code to their goals."""
-        data = await self._one(q.RECORD_EVENTS, [events_param(events)], scalar_row)
+    async def record_events(
+        self,
+        events: Iterable[Event | Mapping[str, Any]],
+        *,
+        detail: bool = False,
+        source: str | None = None,
+        partition: str = "",
+        epoch: int = 0,
+    ) -> EventsResult:
+        """Record raw game events exactly once, routed by event source and stat code to their goals.
+
+        Exactly once by ``(user_id, event_id)``, or, with ``source``, by source position: every event
+        carries an increasing ``"position"`` and the watermark of (``source``, ``partition``) advances in
+        the same transaction (``EventsResult.position``); a call with an ``epoch`` below the partition's
+        raises ``SourceFenced``. ``detail=True`` also returns each event's outcomes (``items``).
+        """
+        params = [events_param(events), detail, source, partition, epoch]
+        data = await self._one(q.RECORD_EVENTS, params, scalar_row)
         return EventsResult.from_json(data)
+
+    async def acquire_source(self, source: str, partition: str = "") -> SourcePosition:
+        """Take a source partition over for ``record_events(source=...)``: its new epoch (pass it as
+        ``epoch``; older consumers are fenced off) and the position to resume after (None: nothing yet)."""
+        return await self._one(q.ACQUIRE_SOURCE, [source, partition], class_row(SourcePosition))
 
     async def get_progress(self, user_id: str, goal_id: str) -> GoalProgress | None:
         """One player's row for one goal, or None when the goal is not assigned (or unknown)."""

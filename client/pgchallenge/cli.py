@@ -138,7 +138,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--flush-ms", type=_positive, default=100, help="flush a partial batch after this long (default 100)"
     )
     ingest.add_argument(
-        "--connections", type=_positive, default=2, help="connections, one flusher each (default 2)"
+        "--connections",
+        type=_positive,
+        default=None,
+        help="connections, one flusher each (default 2; with --source, 1 and no more)",
+    )
+    ingest.add_argument(
+        "--source",
+        metavar="NAME",
+        help="exactly once by source position instead of event ids: the input is an ordered source, the"
+        " lines need no event_id; the command takes the partition over and skips the lines an earlier run"
+        " applied",
+    )
+    ingest.add_argument(
+        "--partition",
+        default=None,
+        metavar="P",
+        help="the source's partition (default '': a source with one partition); needs --source",
+    )
+    ingest.add_argument(
+        "--position-field",
+        metavar="FIELD",
+        help="take each line's position from this integer field of the line (default: the line number,"
+        " 1-based, blank lines counted); needs --source",
     )
     ingest.add_argument(
         "--reject-file",
@@ -336,27 +358,56 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from pgchallenge.ingest import count_lines, format_summary, ingest_lines
     from pgchallenge.writer import EventWriter
 
+    problem = _ingest_option_problem(args)
+    if problem is not None:
+        return _fail(problem)
     path: Path | None = args.file
     url = resolve_database_url(args.database_url)
-    writer = EventWriter(
-        url,
-        connections=args.connections,
-        batch_size=args.batch_size,
-        flush_interval=args.flush_ms / 1000,
-        submit_timeout=None,
-    )
+
+    def make_writer() -> EventWriter:
+        # Made once the input is open: with --source it acquires the partition (a new epoch).
+        return EventWriter(
+            url,
+            connections=args.connections,
+            batch_size=args.batch_size,
+            flush_interval=args.flush_ms / 1000,
+            submit_timeout=None,
+            source=args.source,
+            source_partition=args.partition or "",
+        )
+
+    rejects: Path = args.reject_file
+    field: str | None = args.position_field
     if path is None:
-        summary = ingest_lines(sys.stdin, writer, reject_file=args.reject_file)
+        summary = ingest_lines(sys.stdin, make_writer(), reject_file=rejects, position_field=field)
     else:
         try:
             total = count_lines(path)
-            with path.open(encoding="utf-8", errors="replace") as lines:
-                summary = ingest_lines(lines, writer, reject_file=args.reject_file, total=total)
+            lines = path.open(encoding="utf-8", errors="replace")
         except OSError as exc:
-            writer.close()
             return _fail(f"cannot read {path}: {exc.strerror}")
-    print(format_summary(summary, args.reject_file))
+        with lines:
+            summary = ingest_lines(
+                lines, make_writer(), reject_file=rejects, total=total, position_field=field
+            )
+    print(format_summary(summary, rejects))
     return 2 if summary.rejected else 0
+
+
+def _ingest_option_problem(args: argparse.Namespace) -> str | None:
+    if args.source is None:
+        if args.partition is not None or args.position_field is not None:
+            return "--partition and --position-field need --source"
+        return None
+    if args.connections not in (None, 1):
+        return "--source sends the lines in position order over one connection: --connections must be 1"
+    from pgchallenge.writer import check_source
+
+    try:
+        check_source(args.source, args.partition or "", None)
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def cmd_db(args: argparse.Namespace) -> int:

@@ -28,6 +28,7 @@ from pgchallenge.models import (
     LedgerEntry,
     RewardGrant,
     SetItem,
+    SourcePosition,
     WriteResult,
     event_json,
     iso_timestamp,
@@ -84,20 +85,47 @@ class Client:
         params = [user_id, goal_id, delta, event_id, timestamp_param(occurred_at)]
         return self._one(q.INCREMENT_PROGRESS, params, class_row(WriteResult))
 
-    def increment_progress_batch(self, items: Iterable[IncrementItem | Mapping[str, Any]]) -> BatchResult:
-        """Apply many increments in one atomic call; per-item outcomes are counted, never raised."""
-        data = self._one(q.INCREMENT_PROGRESS_BATCH, [items_param(items)], scalar_row)
+    def increment_progress_batch(
+        self, items: Iterable[IncrementItem | Mapping[str, Any]], *, detail: bool = False
+    ) -> BatchResult:
+        """Apply many increments in one atomic call; per-item outcomes are counted, never raised.
+
+        ``detail=True`` also returns each item's outcome (``BatchResult.items``, in item order).
+        """
+        data = self._one(q.INCREMENT_PROGRESS_BATCH, [items_param(items), detail], scalar_row)
         return BatchResult.from_json(data)
 
-    def set_progress_batch(self, items: Iterable[SetItem | Mapping[str, Any]]) -> BatchResult:
-        """Set absolute stat values on ``absolute`` goals in one atomic call."""
-        data = self._one(q.SET_PROGRESS_BATCH, [items_param(items)], scalar_row)
+    def set_progress_batch(
+        self, items: Iterable[SetItem | Mapping[str, Any]], *, detail: bool = False
+    ) -> BatchResult:
+        """Set absolute stat values on ``absolute`` goals in one atomic call (``detail``: as above)."""
+        data = self._one(q.SET_PROGRESS_BATCH, [items_param(items), detail], scalar_row)
         return BatchResult.from_json(data)
 
-    def record_events(self, events: Iterable[Event | Mapping[str, Any]]) -> EventsResult:
-        """Record raw game events exactly once, routed by event source and stat code to their goals."""
-        data = self._one(q.RECORD_EVENTS, [events_param(events)], scalar_row)
+    def record_events(
+        self,
+        events: Iterable[Event | Mapping[str, Any]],
+        *,
+        detail: bool = False,
+        source: str | None = None,
+        partition: str = "",
+        epoch: int = 0,
+    ) -> EventsResult:
+        """Record raw game events exactly once, routed by event source and stat code to their goals.
+
+        Exactly once by ``(user_id, event_id)``, or, with ``source``, by source position: every event
+        carries an increasing ``"position"`` and the watermark of (``source``, ``partition``) advances in
+        the same transaction (``EventsResult.position``); a call with an ``epoch`` below the partition's
+        raises ``SourceFenced``. ``detail=True`` also returns each event's outcomes (``items``).
+        """
+        params = [events_param(events), detail, source, partition, epoch]
+        data = self._one(q.RECORD_EVENTS, params, scalar_row)
         return EventsResult.from_json(data)
+
+    def acquire_source(self, source: str, partition: str = "") -> SourcePosition:
+        """Take a source partition over for ``record_events(source=...)``: its new epoch (pass it as
+        ``epoch``; older consumers are fenced off) and the position to resume after (None: nothing yet)."""
+        return self._one(q.ACQUIRE_SOURCE, [source, partition], class_row(SourcePosition))
 
     def get_progress(self, user_id: str, goal_id: str) -> GoalProgress | None:
         """One player's row for one goal, or None when the goal is not assigned (or unknown)."""

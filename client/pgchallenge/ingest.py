@@ -4,10 +4,19 @@ One event per line, in the shape ``record_events`` takes. Each line is parsed an
 buffered; a line that is not a well-formed event, and an event the server rejects, is reported on stderr
 with its line number and written to the reject file as ``{"line": n, "error": "...", "input": "..."}``.
 Nothing stops the stream and nothing is skipped silently: every non-blank line ends up committed (or a
-recognised duplicate) or in the reject file. Blank lines are not events and are ignored.
+recognised duplicate), in the reject file, or (by source position) counted as skipped. Blank lines are
+not events and are ignored.
 
 Killing the command loses nothing that mattered: events are committed in batches with their ids, so
 running it again on the same input applies exactly what the first run had not.
+
+By source position (``--source NAME [--partition P] [--position-field FIELD]``), the input is an ordered
+source and the lines need no event ids: each line's position is its line number (1-based, blank lines
+count), or the integer in its field FIELD (moved to the event's ``position``; positions must increase
+down the input). The command takes the partition over when it starts (``acquire_source``: a new epoch,
+so an older run still going is fenced off) and skips, without sending them, the lines at or below the
+position the partition had reached: a rerun of the same input sends nothing, a file that grew sends only
+its new lines, a killed run is resumed where its last committed batch ended.
 """
 
 from __future__ import annotations
@@ -22,9 +31,9 @@ from pathlib import Path
 from typing import IO, Any, TextIO
 
 from pgchallenge.errors import ChallengeError
-from pgchallenge.models import EventsResult
+from pgchallenge.models import EventOutcome
 from pgchallenge.progress import ProgressBar
-from pgchallenge.writer import EventWriter, InvalidEvent, check_event
+from pgchallenge.writer import MAX_POSITION, EventWriter, InvalidEvent, _is_integer, check_event
 
 __all__ = ["IngestSummary", "format_summary", "ingest_lines"]
 
@@ -39,6 +48,12 @@ class IngestSummary:
     seconds: float
     flushes: int
     retries: int
+    # By source position only: lines skipped as applied by an earlier run, and where the partition was.
+    skipped: int = 0
+    source: str | None = None
+    partition: str = ""
+    epoch: int | None = None
+    resume_position: int | None = None
 
     @property
     def events_per_second(self) -> float:
@@ -79,16 +94,46 @@ class _OpenEndedBar(ProgressBar):
 
 
 def _parse(text: str) -> tuple[dict[str, Any] | None, str | None]:
+    """The line's JSON object, or what is wrong with it."""
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         return None, f"not valid JSON: {exc.msg} at column {exc.colno}"
     if not isinstance(document, dict):
         return None, f"an event must be a JSON object, got {type(document).__name__}"
-    problem = check_event(document)
-    if problem is not None:
-        return None, problem
     return document, None
+
+
+@dataclass(frozen=True, slots=True)
+class _SourceLines:
+    """By source position: where each line's position comes from, and which lines an earlier run applied
+    (at or below ``resume``, the partition's position when this run acquired it)."""
+
+    field: str | None
+    resume: int | None
+
+    def skip_unread(self, line_number: int) -> bool:
+        """Positions are line numbers: a line at or below the resume position is skipped unparsed."""
+        return self.field is None and self.resume is not None and line_number <= self.resume
+
+    def place(self, document: dict[str, Any], line_number: int) -> str | None:
+        """Give the event its ``position``; what is wrong if it cannot have one."""
+        if self.field is None:
+            if "position" in document:
+                return 'the line has a "position"; without --position-field the line number is the position'
+            document["position"] = line_number
+            return None
+        if self.field not in document:
+            return f"no {self.field!r} field to take the position from"
+        value = document.pop(self.field)
+        if "position" in document:
+            return f'the line has a "position" besides its {self.field!r} field'
+        document["position"] = value
+        return None
+
+    def applied_before(self, document: dict[str, Any]) -> bool:
+        position = document["position"]
+        return self.resume is not None and _is_integer(position, 0, MAX_POSITION) and position <= self.resume
 
 
 def ingest_lines(
@@ -98,8 +143,13 @@ def ingest_lines(
     reject_file: Path,
     total: int | None = None,
     stderr: TextIO | None = None,
+    position_field: str | None = None,
 ) -> IngestSummary:
-    """Stream ``lines`` through ``writer`` (which this closes); returns what happened."""
+    """Stream ``lines`` through ``writer`` (which this closes); returns what happened.
+
+    With a writer that has a source, each event's position is its line number, or its ``position_field``
+    (moved to ``position``), and lines at or below ``writer.resume_position`` are skipped.
+    """
     err = stderr if stderr is not None else sys.stderr
     rejects = _Rejects(reject_file, err)
     bar: ProgressBar = (
@@ -107,9 +157,12 @@ def ingest_lines(
         if total is not None
         else _OpenEndedBar(0, label="ingest", stream=err)
     )
+    sourced = writer.source is not None
+    source_lines = _SourceLines(position_field, writer.resume_position) if sourced else None
     started = time.perf_counter()
     line_number = 0
-    pending: dict[int, tuple[Future[EventsResult], str]] = {}
+    skipped = 0
+    pending: dict[int, tuple[Future[EventOutcome], str]] = {}
 
     def settle(done_only: bool) -> None:
         # Failed futures become rejects here, on this thread, in line order.
@@ -123,34 +176,47 @@ def ingest_lines(
                 message = error.message if isinstance(error, ChallengeError) else str(error).strip()
                 rejects.add(number, f"server: {message}", text)
 
+    def show_progress() -> None:
+        stats = writer.stats
+        bar.update(stats.committed + stats.failed + rejects.count + skipped - bar.done)
+
     try:
         for raw in lines:
             line_number += 1
+            if source_lines is not None and source_lines.skip_unread(line_number):
+                skipped += 1
+                continue
             text = raw.rstrip("\r\n")
             if not text.strip():
                 continue
             document, problem = _parse(text)
-            if document is None:
+            if document is not None and source_lines is not None:
+                problem = source_lines.place(document, line_number)
+                if problem is None and source_lines.applied_before(document):
+                    skipped += 1
+                    continue
+            if document is not None and problem is None:
+                problem = check_event(document, sourced=sourced)
+            if document is None or problem is not None:
                 rejects.add(line_number, problem or "malformed", text)
             else:
                 try:
                     future = writer.submit(document, timeout=None)
-                except InvalidEvent as exc:  # pragma: no cover - _parse ran the same checks
+                except InvalidEvent as exc:  # a position not above the previous line's
                     rejects.add(line_number, str(exc), text)
                 else:
                     pending[line_number] = (future, text)
             if line_number % 1000 == 0:
                 settle(done_only=True)
-                stats = writer.stats
-                bar.update(stats.committed + stats.failed + rejects.count - bar.done)
+                show_progress()
         writer.close()
         settle(done_only=False)
-        stats = writer.stats
-        bar.update(stats.committed + stats.failed + rejects.count - bar.done)
+        show_progress()
     finally:
         writer.close()
         bar.close()
         rejects.close()
+    stats = writer.stats
     return IngestSummary(
         lines=line_number,
         submitted=stats.submitted,
@@ -160,6 +226,11 @@ def ingest_lines(
         seconds=time.perf_counter() - started,
         flushes=stats.flushes,
         retries=stats.retries,
+        skipped=skipped,
+        source=writer.source,
+        partition=writer.source_partition,
+        epoch=writer.epoch,
+        resume_position=writer.resume_position,
     )
 
 
@@ -171,6 +242,13 @@ def format_summary(summary: IngestSummary, reject_file: Path) -> str:
         f"throughput:        {summary.events_per_second:,.0f} events/s over {summary.seconds:.1f} s"
         f" ({summary.flushes:,} flushes, {summary.retries:,} retries)",
     ]
+    if summary.source is not None:
+        resume = summary.resume_position
+        lines[1:1] = [
+            f"source:            {summary.source!r} partition {summary.partition!r}, epoch {summary.epoch},"
+            + (" nothing applied before" if resume is None else f" resumed after position {resume:,}"),
+            f"lines skipped:     {summary.skipped:,} (at or below the resume position: applied before)",
+        ]
     return "\n".join(lines)
 
 

@@ -7,7 +7,7 @@ them directly. Inputs are dataclasses serialised to the exact item objects of ap
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Literal, get_args
@@ -170,12 +170,46 @@ class SkippedCounts:
 
 
 @dataclass(frozen=True, slots=True)
+class ItemOutcome:
+    """What happened to one item of a batch write, or to one event on one goal (``detail=True``).
+
+    ``index`` is the item's (or event's) 0-based position in the call. ``completed``: this call completed
+    the row and the item was applied. A duplicate event of ``record_events`` has one entry with
+    ``goal_id`` None and outcome ``duplicate_event``.
+    """
+
+    index: int
+    event_id: str | None
+    goal_id: str | None
+    outcome: Outcome
+    completed: bool
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ItemOutcome:
+        return cls(
+            index=int(data["index"]),
+            event_id=data["event_id"],
+            goal_id=data["goal_id"],
+            outcome=data["outcome"],
+            completed=bool(data["completed"]),
+        )
+
+
+def _item_outcomes(items: Iterable[Mapping[str, Any]]) -> tuple[ItemOutcome, ...]:
+    return tuple(ItemOutcome.from_json(item) for item in items)
+
+
+@dataclass(frozen=True, slots=True)
 class BatchResult:
-    """The jsonb returned by ``increment_progress_batch`` and ``set_progress_batch``."""
+    """The jsonb returned by ``increment_progress_batch`` and ``set_progress_batch``.
+
+    ``items``: one outcome per item, in item order, when the call asked for ``detail``; empty otherwise.
+    """
 
     applied: int
     completed: tuple[CompletedGoal, ...]
     skipped: SkippedCounts
+    items: tuple[ItemOutcome, ...] = ()
 
     @property
     def total(self) -> int:
@@ -191,6 +225,7 @@ class BatchResult:
                 CompletedGoal(user_id=item["user_id"], goal_id=item["goal_id"]) for item in doc["completed"]
             ),
             skipped=SkippedCounts.from_json(doc["skipped"]),
+            items=_item_outcomes(doc.get("items", ())),
         )
 
 
@@ -203,6 +238,11 @@ class EventsResult:
     ``total`` can be more or less than ``events``: an event reaching three goals is three applications,
     an event matching no goal is none. ``skipped.duplicate_event`` is always 0 here (duplicates are
     counted per event, in ``duplicate_events``).
+
+    ``position``: by source position only, the partition's watermark after the call (the highest position
+    applied; None before anything was). ``items`` (``detail=True``, else empty): in event order, one
+    outcome per goal an event reached, ``index`` naming the event; a duplicate event has one entry with
+    ``goal_id`` None, an event that reached no goal has none.
     """
 
     events: int
@@ -210,6 +250,8 @@ class EventsResult:
     applied: int
     completed: tuple[CompletedGoal, ...]
     skipped: SkippedCounts
+    position: int | None = None
+    items: tuple[ItemOutcome, ...] = ()
 
     @property
     def total(self) -> int:
@@ -227,7 +269,80 @@ class EventsResult:
                 CompletedGoal(user_id=item["user_id"], goal_id=item["goal_id"]) for item in doc["completed"]
             ),
             skipped=SkippedCounts.from_json(doc["skipped"]),
+            position=None if doc.get("position") is None else int(doc["position"]),
+            items=_item_outcomes(doc.get("items", ())),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class GoalOutcome:
+    """What one event did to one goal it reached."""
+
+    goal_id: str
+    outcome: Outcome
+    completed: bool
+
+    @property
+    def applied(self) -> bool:
+        return self.outcome == "applied"
+
+
+@dataclass(frozen=True, slots=True)
+class EventOutcome:
+    """What one event did, once its batch committed: what an ``EventWriter`` future resolves with.
+
+    ``duplicate``: the event was recorded before (its id for its player, or its source position at or below
+    the watermark) and was skipped whole, so ``goals`` is empty. Otherwise ``goals`` holds one outcome per
+    goal the event reached (empty when it matched none). ``position`` is the event's source position (None
+    without a source).
+    """
+
+    event_id: str | None
+    position: int | None
+    duplicate: bool
+    goals: tuple[GoalOutcome, ...]
+
+    @property
+    def applied(self) -> int:
+        """Goals the event changed."""
+        return sum(1 for goal in self.goals if goal.applied)
+
+    @property
+    def completed_goals(self) -> tuple[str, ...]:
+        """Goals the event completed."""
+        return tuple(goal.goal_id for goal in self.goals if goal.completed)
+
+
+def event_outcomes(events: Sequence[Mapping[str, Any]], result: EventsResult) -> list[EventOutcome]:
+    """Each event's own outcome, from the result of ``record_events(events, detail=True)``.
+
+    The detail entries name their event by index; an event with no entry reached no goal.
+    """
+    duplicate = [False] * len(events)
+    goals: list[list[GoalOutcome]] = [[] for _ in events]
+    for item in result.items:
+        if item.goal_id is None:
+            duplicate[item.index] = True
+        else:
+            goals[item.index].append(GoalOutcome(item.goal_id, item.outcome, item.completed))
+    return [
+        EventOutcome(
+            event_id=event.get("event_id"),
+            position=None if event.get("position") is None else int(event["position"]),
+            duplicate=duplicate[index],
+            goals=tuple(goals[index]),
+        )
+        for index, event in enumerate(events)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class SourcePosition:
+    """What ``acquire_source`` returns: the consumer's new ``epoch`` for the partition, and the position to
+    resume after (the highest applied; None when nothing from the partition was applied yet)."""
+
+    epoch: int
+    position: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,18 +426,21 @@ EventKind = Literal["login", "statistic"]
 class Event:
     """One raw game event for ``record_events``.
 
-    ``event_id`` is required and global: an id seen before (within the dedup window) is skipped whole.
-    A ``statistic`` event names its ``stat_code`` and carries the stat's latest ``value`` and/or the
-    increment ``inc`` (default 1); a ``login`` event carries neither.
+    ``event_id`` identifies the event within its player: an id seen before for the same player (within
+    the dedup window) is skipped whole. A ``statistic`` event names its ``stat_code`` and carries the stat's
+    latest ``value`` and/or the increment ``inc`` (default 1); a ``login`` event carries neither.
+    ``position`` is for ``record_events`` by source position only, where it is required and ``event_id``
+    may be None (it then only labels the audit ledger).
     """
 
-    event_id: str
+    event_id: str | None
     user_id: str
     kind: EventKind
     stat_code: str | None = None
     value: int | None = None
     inc: int | None = None
     occurred_at: datetime | None = None
+    position: int | None = None
 
     def __post_init__(self) -> None:
         if self.occurred_at is not None:
@@ -338,6 +456,7 @@ class Event:
                 "value": self.value,
                 "inc": self.inc,
                 "occurred_at": self.occurred_at,
+                "position": self.position,
             }
         )
 

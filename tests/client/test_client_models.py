@@ -5,19 +5,24 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import datetime, timedelta, timezone
-from typing import get_args
+from typing import Any, get_args
 
 import pytest
 from pgchallenge import (
     BatchResult,
     CompletedGoal,
     ConfigResult,
+    Event,
+    EventOutcome,
+    EventsResult,
+    GoalOutcome,
     IncrementItem,
+    ItemOutcome,
     Outcome,
     SetItem,
     SkippedCounts,
 )
-from pgchallenge.models import OUTCOMES, item_json
+from pgchallenge.models import OUTCOMES, event_json, event_outcomes, item_json
 
 AT = datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc)
 
@@ -80,6 +85,104 @@ def test_batch_result_from_json() -> None:
     assert result.skipped.total == 160 and result.total == 972
     with pytest.raises(KeyError):
         SkippedCounts.from_json({"inactive": 1})
+
+
+NO_SKIPS = {name: 0 for name in OUTCOMES if name != "applied"}
+
+
+def test_batch_result_items_are_parsed_when_present() -> None:
+    document = {
+        "applied": 1,
+        "completed": [],
+        "skipped": {**NO_SKIPS, "unknown_goal": 1},
+        "items": [
+            {"index": 0, "event_id": "e-91", "goal_id": "kill-10", "outcome": "applied", "completed": False},
+            {"index": 1, "event_id": None, "goal_id": "gone", "outcome": "unknown_goal", "completed": False},
+        ],
+    }
+    result = BatchResult.from_json(document)
+    assert result.items == (
+        ItemOutcome(0, "e-91", "kill-10", "applied", False),
+        ItemOutcome(1, None, "gone", "unknown_goal", False),
+    )
+    # A result without detail (and an older server's) has no items.
+    without = {key: value for key, value in document.items() if key != "items"}
+    assert BatchResult.from_json(without).items == ()
+
+
+def test_events_result_position_and_items() -> None:
+    document = {"events": 2, "duplicate_events": 1, "applied": 1, "completed": [], "skipped": NO_SKIPS}
+    plain = EventsResult.from_json(document)
+    assert (plain.position, plain.items) == (None, ())
+    sourced = EventsResult.from_json(
+        {
+            **document,
+            "position": 41877,
+            "items": [
+                {
+                    "index": 0,
+                    "event_id": None,
+                    "goal_id": None,
+                    "outcome": "duplicate_event",
+                    "completed": False,
+                },
+                {"index": 1, "event_id": None, "goal_id": "kill-10", "outcome": "applied", "completed": True},
+            ],
+        }
+    )
+    assert sourced.position == 41877
+    assert sourced.items[0] == ItemOutcome(0, None, None, "duplicate_event", False)
+
+
+def test_event_outcomes_slices_the_items_by_event_index() -> None:
+    events: list[dict[str, Any]] = [
+        {"event_id": "a", "user_id": "u1", "kind": "login"},
+        {"event_id": "b", "user_id": "u1", "kind": "statistic", "stat_code": "nothing"},
+        {"user_id": "u1", "kind": "statistic", "stat_code": "kills", "position": 7},
+    ]
+
+    def item(index: int, goal_id: str | None, outcome: str, completed: bool = False) -> dict[str, object]:
+        return {
+            "index": index,
+            "event_id": None,
+            "goal_id": goal_id,
+            "outcome": outcome,
+            "completed": completed,
+        }
+
+    result = EventsResult.from_json(
+        {
+            "events": 3,
+            "duplicate_events": 1,
+            "applied": 2,
+            "completed": [{"user_id": "u1", "goal_id": "kill-10"}],
+            "skipped": {**NO_SKIPS, "inactive": 1},
+            "items": [
+                item(0, None, "duplicate_event"),
+                item(2, "kill-10", "applied", True),
+                item(2, "kill-daily", "applied"),
+                item(2, "kill-extra", "inactive"),
+            ],
+        }
+    )
+    duplicate, unrouted, applied = event_outcomes(events, result)
+    assert duplicate == EventOutcome("a", None, True, ())
+    assert unrouted == EventOutcome("b", None, False, ())  # reached no goal
+    assert applied.position == 7 and applied.event_id is None and not applied.duplicate
+    assert applied.goals == (
+        GoalOutcome("kill-10", "applied", True),
+        GoalOutcome("kill-daily", "applied", False),
+        GoalOutcome("kill-extra", "inactive", False),
+    )
+    assert (applied.applied, applied.completed_goals) == (2, ("kill-10",))
+
+
+def test_event_position_is_serialised() -> None:
+    assert event_json(Event(None, "u1", "login", position=3)) == {
+        "user_id": "u1",
+        "kind": "login",
+        "position": 3,
+    }
 
 
 def test_skipped_fields_are_the_outcomes_except_applied() -> None:
