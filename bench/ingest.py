@@ -44,6 +44,7 @@ from typing import Any
 import psycopg
 from pgchallenge import EventOutcome, EventWriter, migrate
 from pgchallenge.connection import resolve_database_url
+from pgchallenge.writer import partition_of
 from psycopg.conninfo import make_conninfo
 from psycopg.types.json import Jsonb
 
@@ -82,34 +83,51 @@ def sustained(url: str, events: list[dict[str, Any]], args: argparse.Namespace) 
     def timer(started: float) -> Callable[[Future[EventOutcome]], None]:
         return lambda _: sampled.append(time.perf_counter() - started)
 
-    writer = EventWriter(
-        url,
-        connections=args.connections,
-        batch_size=args.batch_size,
-        flush_interval=args.flush_ms / 1000,
-        max_pending=args.max_pending,
-        submit_timeout=None,
-    )
+    # By event id: one writer over --connections connections. By source position (--by-position): one
+    # writer per source partition (a writer by position sends over one connection), the events split by
+    # player as a Kafka producer would, each numbered in its partition.
+    options: dict[str, Any] = {
+        "batch_size": args.batch_size,
+        "flush_interval": args.flush_ms / 1000,
+        "max_pending": args.max_pending,
+        "submit_timeout": None,
+    }
+    if args.by_position:
+        writers = [
+            EventWriter(url, source="bench-ingest", source_partition=str(p), **options)
+            for p in range(args.connections)
+        ]
+        positions = [0] * args.connections
+    else:
+        writers = [EventWriter(url, connections=args.connections, **options)]
     started = time.perf_counter()
     for n, event in enumerate(events):
-        future = writer.submit(event)
+        if args.by_position:
+            partition = partition_of(event["user_id"], args.connections)
+            positions[partition] += 1
+            event = {k: v for k, v in event.items() if k != "event_id"} | {"position": positions[partition]}
+            future = writers[partition].submit(event)
+        else:
+            future = writers[0].submit(event)
         if n % 100 == 0:
             future.add_done_callback(timer(time.perf_counter()))
-    writer.close()
+    for writer in writers:
+        writer.close()
     elapsed = time.perf_counter() - started
-    stats = writer.stats
-    flushes = [seconds * 1000 for seconds in writer.flush_seconds]
+    stats = [writer.stats for writer in writers]
+    flushes = [seconds * 1000 for writer in writers for seconds in writer.flush_seconds]
     return {
-        "calls_per_connection": stats.flushes / args.connections,
+        "by_position": args.by_position,
+        "calls_per_connection": sum(s.flushes for s in stats) / args.connections,
         "first_10_flushes_ms": statistics.median(flushes[:10]) if flushes else 0.0,
         "last_10_flushes_ms": statistics.median(flushes[-10:]) if flushes else 0.0,
         "events": len(events),
         "seconds": elapsed,
         "events_per_second": len(events) / elapsed,
-        "committed": stats.committed,
-        "failed": stats.failed,
-        "retries": stats.retries,
-        "flushes": stats.flushes,
+        "committed": sum(s.committed for s in stats),
+        "failed": sum(s.failed for s in stats),
+        "retries": sum(s.retries for s in stats),
+        "flushes": sum(s.flushes for s in stats),
         "flush_ms": latency_summary(flushes, keep_samples=False),
         "submit_to_commit_ms": latency_summary([s * 1000 for s in sampled], keep_samples=False),
     }
@@ -166,6 +184,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--players", type=int, default=100_000)
     parser.add_argument("--events", type=int, default=300_000)
     parser.add_argument("--connections", type=int, default=2)
+    parser.add_argument(
+        "--by-position",
+        action="store_true",
+        help="sustained run by source position (one partition per connection, no event ids)",
+    )
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--flush-ms", type=int, default=100)
     parser.add_argument("--max-pending", type=int, default=100_000)
@@ -205,7 +228,8 @@ def main(argv: list[str] | None = None) -> int:
             conn.execute("VACUUM ANALYZE")
         log("single-batch comparison")
         single = single_batch(url, args.players, args.rounds, args.warm_calls, args.seed)
-        log(f"sustained ingestion of {args.events:,} events, {args.connections} connections")
+        how = "by source position" if args.by_position else "by event id"
+        log(f"sustained ingestion of {args.events:,} events {how}, {args.connections} connections")
         events = stat_events(
             random.Random(args.seed), args.players, args.events, f"run-{uuid.uuid4().hex[:6]}"
         )

@@ -3,7 +3,7 @@
 -- Private: the body of increment_progress_batch (p_value_key 'delta') and set_progress_batch ('value'):
 -- parse and validate the payload once (_parse_write_items), remember its event ids
 -- (_remember_new_events, only when an item carries one), apply it (_apply_writes) and build the result
--- (_write_result; with p_detail, plus "items": _write_details).
+-- (_write_result; with p_detail, plus "items": _write_item_details).
 CREATE OR REPLACE FUNCTION challenge._write_batch(p_items jsonb, p_value_key text, p_detail boolean)
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -24,8 +24,11 @@ BEGIN
 
     v_result := challenge._write_result(v_applied.counts, v_applied.completed_users, v_applied.completed_goals);
     IF p_detail THEN
-        v_result := v_result || jsonb_build_object('items', challenge._write_details(
-            v_parsed.writes, v_applied.outcomes, NULL, v_applied.completed_users, v_applied.completed_goals
+        v_result := v_result || jsonb_build_object('items', (
+            SELECT coalesce(jsonb_agg(d.item ORDER BY d.nth), '[]'::jsonb)
+            FROM challenge._write_item_details(
+                v_parsed.writes, v_applied.outcomes, NULL, v_applied.completed_users, v_applied.completed_goals
+            ) AS d
         ));
     END IF;
     RETURN v_result;

@@ -121,19 +121,20 @@ BEGIN
     END IF;
     IF p_detail THEN
         v_result := v_result || jsonb_build_object('items', (
-            SELECT coalesce(jsonb_agg(d.item ORDER BY (d.item ->> 'index')::integer, d.nth), '[]'::jsonb)
+            SELECT coalesce(jsonb_agg(d.item ORDER BY d.item_index, d.nth), '[]'::jsonb)
             FROM (
-                SELECT i.item, i.nth
-                FROM jsonb_array_elements(challenge._write_details(
+                SELECT w.item_index, w.nth, w.item
+                FROM challenge._write_item_details(
                     v_writes, v_applied.outcomes, v_indexes, v_applied.completed_users, v_applied.completed_goals
-                )) WITH ORDINALITY AS i(item, nth)
+                ) AS w
                 UNION ALL
                 SELECT
+                    e.ord::integer - 1,
+                    0,
                     jsonb_build_object(
                         'index', e.ord - 1, 'event_id', e.event_id, 'goal_id', NULL, 'outcome', 'duplicate_event',
                         'completed', false
-                    ),
-                    0
+                    )
                 FROM unnest(v_events.event_ids, v_fresh) WITH ORDINALITY AS e(event_id, fresh, ord)
                 WHERE NOT e.fresh
             ) AS d

@@ -1,1 +1,0 @@
-DROP FUNCTION IF EXISTS challenge._write_details(challenge._write[], text[], integer[], text[], text[]);
