@@ -40,6 +40,7 @@ UPGRADE_FILES = [
     "functions/increment_progress.sql",
     "functions/_rotate_rows.sql",
     "functions/prune_processed_events.sql",
+    "functions/delete_user_data.sql",
 ]
 # Downgrade order: the functions this revision adds go first (the type they use goes with the schema),
 # then the schema, then the functions it replaced or removed, helpers before their callers (SQL function
@@ -74,6 +75,7 @@ DOWNGRADE_FILES = [
     "downgrade/functions/increment_progress.sql",
     "downgrade/functions/_rotate_rows.sql",
     "downgrade/functions/prune_processed_events.sql",
+    "downgrade/functions/delete_user_data.sql",
     "downgrade/functions/_ledger_enabled.sql",
     "downgrade/functions/_ledger_setting.sql",
 ]

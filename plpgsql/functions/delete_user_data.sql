@@ -1,9 +1,11 @@
 -- challenge.delete_user_data(p_user_id text) RETURNS bigint
 --
 -- Erases one player (GDPR): deletes every row that names p_user_id, in every table (progress rows,
--- claims with their reward grants once granted or failed, the audit ledger's history), and returns
--- how many rows it deleted (0 for an unknown player, no error). Remembered event ids name no player and stay until
--- pruned. A reward still pending delivery is never dropped: while the player has a pending grant the
+-- claims with their reward grants once granted or failed, the audit ledger's history, the player's
+-- remembered event ids), and returns how many rows it deleted (0 for an unknown player, no error).
+-- Remembered ids are per player since revision 0008, so they go too: a redelivery of one of the
+-- player's old events after the erasure counts again if the player is assigned goals anew (ids from
+-- before 0008 name no player and stay until pruned). A reward still pending delivery is never dropped: while the player has a pending grant the
 -- call raises CH026 reward_grant_pending (DETAIL lists the claim ids) and deletes nothing; call it
 -- again once the reward worker has granted them (or left them failed). The player's progress rows
 -- are locked first, so a claim racing with the deletion either commits before the check (and is
@@ -18,6 +20,7 @@ DECLARE
     v_grants bigint;
     v_progress bigint;
     v_ledger bigint;
+    v_events bigint;
 BEGIN
     PERFORM challenge._check_identifier('user_id', p_user_id);
 
@@ -71,6 +74,15 @@ BEGIN
     INTO v_ledger
     FROM gone;
 
-    RETURN v_grants + v_progress + v_ledger;
+    WITH gone AS (
+        DELETE FROM challenge.processed_events AS e
+        WHERE e.user_id = p_user_id
+        RETURNING 1
+    )
+    SELECT count(*)
+    INTO v_events
+    FROM gone;
+
+    RETURN v_grants + v_progress + v_ledger + v_events;
 END;
 $function$;

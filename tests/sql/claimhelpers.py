@@ -202,7 +202,9 @@ class QuestApi(Api):
         return {
             "progress": self.rows("SELECT * FROM challenge.progress ORDER BY user_id, goal_id"),
             "reward_grants": self.rows("SELECT * FROM challenge.reward_grants ORDER BY claim_id"),
-            "processed_events": self.rows("SELECT * FROM challenge.processed_events ORDER BY event_id"),
+            "processed_events": self.rows(
+                "SELECT * FROM challenge.processed_events ORDER BY user_id, event_id"
+            ),
             "ledger": self.rows("SELECT * FROM challenge.ledger ORDER BY change_id"),
         }
 

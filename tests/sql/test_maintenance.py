@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 import pytest
 from pgchallenge import cli
+from psycopg.types.json import Jsonb
 
 if TYPE_CHECKING:
     from tests.sql.claimhelpers import QUEST_CONFIG, QuestApi
@@ -152,16 +153,23 @@ def test_delete_user_data_removes_every_row_of_the_player(qa: QuestApi) -> None:
     qa.finish("g-u1", False, "bad item")  # failed
     qa.finish("c-u2", True)
     qa.finish("g-u2", True)
+    for user_id in ("u1", "u2"):  # remembered event ids name their player (revision 0008)
+        qa.conn.execute(
+            "SELECT challenge.increment_progress_batch(%s::jsonb)",
+            [Jsonb([{"user_id": user_id, "goal_id": "nope", "event_id": f"e-{n}"} for n in range(2)])],
+        )
     before = qa.table_rows()
     history = [r for r in before["ledger"] if r["user_id"] == "u1"]
     assert history, "the audit ledger recorded u1's changes"
-    # 4 progress rows (3 default + q-gold), 2 grants (one granted, one failed) and u1's ledger history.
-    assert qa.delete_user("u1") == 6 + len(history)
+    # 4 progress rows (3 default + q-gold), 2 grants (one granted, one failed), u1's ledger history and its
+    # 2 remembered event ids.
+    assert qa.delete_user("u1") == 6 + len(history) + 2
     after = qa.table_rows()
     assert after["progress"] == [r for r in before["progress"] if r["user_id"] != "u1"]
     assert after["reward_grants"] == [r for r in before["reward_grants"] if r["user_id"] != "u1"]
     assert after["ledger"] == [r for r in before["ledger"] if r["user_id"] != "u1"]
-    assert after["processed_events"] == before["processed_events"]
+    assert after["processed_events"] == [r for r in before["processed_events"] if r["user_id"] != "u1"]
+    assert len(after["processed_events"]) == 2
     # A replayed claim id of an erased player is gone too: the goal must be assigned again to be claimed.
     with pytest.raises(psycopg.Error) as caught:
         qa.claim("u1", "q-kill", "c-u1")
