@@ -106,6 +106,8 @@ MAX_POSITION: Final = 9_223_372_036_854_775_807
 
 _ALLOWED_KEYS: Final = frozenset({"event_id", "user_id", "kind", "stat_code", "value", "inc", "occurred_at"})
 _SOURCED_KEYS: Final = _ALLOWED_KEYS | {"position"}
+# The SQL's limits (challenge._limits(); a test compares them).
+_MAX_ID_LENGTH: Final = 100
 _MAX_VALUE: Final = 2_147_483_647
 _MAX_INC: Final = 1_000_000
 _MAX_SOURCE_NAME: Final = 200
@@ -180,7 +182,7 @@ def check_event(event: Mapping[str, Any], *, sourced: bool = False) -> str | Non
 
     def string(key: str) -> bool:
         value = event.get(key)
-        return isinstance(value, str) and 1 <= len(value) <= 100
+        return isinstance(value, str) and 1 <= len(value) <= _MAX_ID_LENGTH
 
     if (not sourced or event.get("event_id") is not None) and not string("event_id"):
         return "event_id must be a string of 1 to 100 characters"
