@@ -6,13 +6,14 @@
 -- the outcome, the row's progress and status after the call (NULL when there is no row or the goal is
 -- unknown), and whether this call first reached the target. Bad arguments raise CH003.
 --
--- Fast path, for the common case of an assigned active goal: at most one insert (the event id) and one
--- guarded UPDATE by primary key joined to the catalog, whose guards are the engine's rules for one
--- increment. completed_at takes this call's own timestamp (clock_timestamp() at entry), so
+-- Fast path, for the common case of an assigned active goal without rotation periods: at most one insert
+-- (the event id) and one guarded UPDATE by primary key joined to the catalog, whose guards are the
+-- engine's rules for such an increment. completed_at takes this call's own timestamp (clock_timestamp() at entry), so
 -- "completed_at = that timestamp" in RETURNING tells exactly whether this call completed the goal. With
 -- the audit ledger on, the row is first locked and read for the ledger's "before", and an applied call
--- adds one ledger row. Everything else (the UPDATE matched nothing, or a duplicate) goes through the
--- write engine (challenge._apply_writes) with this one write: the outcome order is written once.
+-- adds one ledger row. Everything else (the UPDATE matched nothing, a goal with periods, or a duplicate)
+-- goes through the write engine (challenge._apply_writes) with this one write: the outcome order and the
+-- period rules are written once.
 CREATE OR REPLACE FUNCTION challenge.increment_progress(
     p_user_id text,
     p_goal_id text,
@@ -74,78 +75,32 @@ BEGIN
                 AND p.goal_id = p_goal_id
             FOR NO KEY UPDATE;
         END IF;
-        -- Every expression reads p, never a copy of it: when this UPDATE waits for another writer,
-        -- PostgreSQL re-evaluates them on the row's latest version. challenge._resets (inlined; repeated
-        -- because an UPDATE's FROM cannot refer to its target): the write opens a later period than the
-        -- row's and the goal's onExpiry rule resets the row.
+        -- Goals without rotation periods only (no onExpiry rule to apply, nothing stale by period): the
+        -- others go through the engine. Every expression reads p, never a copy of it: when this UPDATE
+        -- waits for another writer, PostgreSQL re-evaluates them on the row's latest version.
         UPDATE challenge.progress AS p
         SET
-            progress = least(
-                CASE WHEN challenge._resets(p.period_start, p.status, g.period_resets, g.period_reselects, e.event_period) THEN 0 ELSE p.progress END::bigint
-                    + p_delta,
-                2147483647
-            )::integer,
+            progress = least(p.progress::bigint + p_delta, 2147483647)::integer,
             status = CASE
-                WHEN p.status = 'completed'
-                    AND NOT challenge._resets(p.period_start, p.status, g.period_resets, g.period_reselects, e.event_period)
-                    THEN 'completed'
-                WHEN CASE WHEN challenge._resets(p.period_start, p.status, g.period_resets, g.period_reselects, e.event_period) THEN 0 ELSE p.progress END::bigint
-                        + p_delta >= g.target
-                    THEN 'completed'
+                WHEN p.status = 'completed' OR p.progress::bigint + p_delta >= g.target THEN 'completed'
                 ELSE 'in_progress'
             END,
             completed_at = CASE
-                WHEN p.status = 'completed'
-                    AND NOT challenge._resets(p.period_start, p.status, g.period_resets, g.period_reselects, e.event_period)
-                    THEN p.completed_at
-                WHEN CASE WHEN challenge._resets(p.period_start, p.status, g.period_resets, g.period_reselects, e.event_period) THEN 0 ELSE p.progress END::bigint
-                        + p_delta >= g.target
-                    THEN v_now
+                WHEN p.status = 'completed' THEN p.completed_at
+                WHEN p.progress::bigint + p_delta >= g.target THEN v_now
             END,
-            claimed_at = CASE
-                WHEN challenge._resets(p.period_start, p.status, g.period_resets, g.period_reselects, e.event_period) THEN NULL
-                ELSE p.claimed_at
-            END,
-            last_counted_day = CASE
-                WHEN g.is_daily THEN v_day
-                WHEN challenge._resets(p.period_start, p.status, g.period_resets, g.period_reselects, e.event_period) THEN NULL
-                ELSE p.last_counted_day
-            END,
-            last_value_at = CASE
-                WHEN challenge._resets(p.period_start, p.status, g.period_resets, g.period_reselects, e.event_period) THEN NULL
-                ELSE p.last_value_at
-            END,
-            baseline = CASE
-                WHEN challenge._resets(p.period_start, p.status, g.period_resets, g.period_reselects, e.event_period) THEN NULL
-                ELSE p.baseline
-            END,
-            period_start = greatest(p.period_start, e.event_period),
-            expires_at = coalesce(
-                challenge._period_end(g.period_schedule, greatest(p.period_start, e.event_period)),
-                p.expires_at
-            ),
+            last_counted_day = CASE WHEN g.is_daily THEN v_day ELSE p.last_counted_day END,
             updated_at = v_now
         FROM challenge.goals AS g
-        CROSS JOIN LATERAL (
-            SELECT challenge._period_start(g.period_schedule, p_occurred_at) AS event_period
-        ) AS e
         WHERE p.user_id = p_user_id
             AND p.goal_id = p_goal_id
             AND g.goal_id = p.goal_id
             AND g.retired_at IS NULL
+            AND g.period_schedule IS NULL
             AND p.is_active
-            AND (
-                p.status <> 'claimed'
-                OR challenge._resets(p.period_start, p.status, g.period_resets, g.period_reselects, e.event_period)
-            )
-            -- An event of an earlier period than the row's is stale.
-            AND (e.event_period IS NULL OR e.event_period >= coalesce(p.period_start, '-infinity'))
-            AND (
-                NOT g.is_daily
-                OR p.last_counted_day IS NULL
-                OR p.last_counted_day < v_day
-                OR challenge._resets(p.period_start, p.status, g.period_resets, g.period_reselects, e.event_period)
-            )
+            AND p.status <> 'claimed'
+            -- Once per UTC day (daily: true): a day after the last counted one.
+            AND (NOT g.is_daily OR p.last_counted_day IS NULL OR p.last_counted_day < v_day)
         RETURNING 'applied', p.progress, p.status, p.completed_at IS NOT DISTINCT FROM v_now, p.period_start
         INTO outcome, progress, status, newly_completed, v_period_after;
         IF FOUND THEN
