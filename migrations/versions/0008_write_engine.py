@@ -21,6 +21,7 @@ UPGRADE_FILES = [
     "functions/_outcome.sql",
     "functions/_resets.sql",
     "functions/_stamps_match.sql",
+    "functions/_first_bad_timestamp.sql",
     "functions/_check_source.sql",
     "functions/_advance_source.sql",
     "functions/acquire_source.sql",
@@ -42,6 +43,8 @@ UPGRADE_FILES = [
     "functions/_rotate_rows.sql",
     "functions/prune_processed_events.sql",
     "functions/delete_user_data.sql",
+    "functions/delete_expired_progress.sql",
+    "functions/prune_ledger.sql",
 ]
 # Downgrade order: the functions this revision adds go first (the type they use goes with the schema),
 # then the schema, then the functions it replaced or removed, helpers before their callers (SQL function
@@ -62,6 +65,9 @@ DOWNGRADE_FILES = [
     "downgrade/functions/_stamps_match.sql",
     "downgrade/functions/_outcome.sql",
     "downgrade.sql",
+    "downgrade/functions/_first_bad_timestamp.sql",
+    "downgrade/functions/delete_expired_progress.sql",
+    "downgrade/functions/prune_ledger.sql",
     "downgrade/functions/_period_resets.sql",
     "downgrade/functions/_resets.sql",
     "downgrade/functions/_batch_result.sql",

@@ -7,9 +7,8 @@
 -- other checks name them.
 --
 -- Optimistic, because a regular expression per item costs more than the rest of a validation pass:
--- the strings are joined with a separator that no accepted timestamp contains and matched against the
--- pattern once, the separator counted so that one string cannot pass as two; the same pass casts them
--- all. Only when either fails are the items checked one by one, to name the first culprit.
+-- the strings are joined and matched at once (_stamps_match); the same pass casts them all. Only when
+-- either fails are the items checked one by one, to name the first culprit.
 CREATE OR REPLACE FUNCTION challenge._first_bad_timestamp(p_items jsonb)
 RETURNS bigint
 LANGUAGE plpgsql
@@ -41,13 +40,8 @@ BEGIN
             v_others := -1;  -- a cast failed: search
     END;
 
-    IF v_strings = 0 AND v_others = 0 THEN
-        RETURN NULL;
-    END IF;
-    IF v_others = 0
-        AND v_joined ~ ('^(?:' || challenge._timestamp_pattern() || '\|)*$')
-        AND length(v_joined) - length(replace(v_joined, '|', '')) = v_strings
-    THEN
+    -- The joined strings matched at once (shared with the write paths' parsers: _stamps_match).
+    IF v_others = 0 AND challenge._stamps_match(v_joined, v_strings) THEN
         RETURN NULL;
     END IF;
 

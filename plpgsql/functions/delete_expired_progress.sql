@@ -23,7 +23,7 @@ BEGIN
     PERFORM challenge._check_maintenance_args(p_retention, p_batch_size);
 
     WITH doomed AS (
-        SELECT p.ctid AS row_tid
+        SELECT p.user_id, p.goal_id
         FROM challenge.progress AS p
         WHERE p.expires_at < clock_timestamp() - p_retention
         ORDER BY p.expires_at
@@ -33,7 +33,9 @@ BEGIN
     gone AS (
         DELETE FROM challenge.progress AS p
         USING doomed AS d
-        WHERE p.ctid = d.row_tid
+        -- By key, not by row address (which repeats across the shards of a table sharded by user_id).
+        WHERE p.user_id = d.user_id
+            AND p.goal_id = d.goal_id
         RETURNING p.user_id, p.goal_id, p.progress, p.status, p.period_start
     ),
     logged AS (

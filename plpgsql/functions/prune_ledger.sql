@@ -50,7 +50,7 @@ BEGIN
     END LOOP;
 
     WITH doomed AS (
-        SELECT l.ctid AS row_tid
+        SELECT l.user_id, l.goal_id, l.change_id
         FROM challenge.ledger_default AS l
         WHERE l.recorded_at < v_cutoff
         LIMIT p_batch_size
@@ -58,7 +58,10 @@ BEGIN
     gone AS (
         DELETE FROM challenge.ledger_default AS l
         USING doomed AS d
-        WHERE l.ctid = d.row_tid
+        -- By the row's key (ledger_row_idx), not by row address.
+        WHERE l.user_id = d.user_id
+            AND l.goal_id = d.goal_id
+            AND l.change_id = d.change_id
         RETURNING 1
     )
     SELECT count(*)
