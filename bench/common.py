@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -84,6 +85,12 @@ class Tools:
             return found
 
         return cls(pgbench=locate("pgbench"), psql=locate("psql"))
+
+
+def switch_ledger_off(url: str) -> None:
+    """The deployment's ledger switch off (``challenge.set_ledger``): the reference keeps no audit trail."""
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("SELECT challenge.set_ledger(false)")
 
 
 def libpq_env(url: str) -> dict[str, str]:

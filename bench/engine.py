@@ -5,7 +5,7 @@
     python -m bench.engine --database-url URL   # a server to create the benchmark database on
 
 Run by hand (not a test, no assertions). On a database of its own (created, migrated, seeded with
-``seed.sql``, dropped at the end; ``pgchallenge.ledger = off`` unless a case says otherwise), every round
+``seed.sql``, dropped at the end; the ledger switched off unless a case says otherwise), every round
 draws fresh payloads of ``--size`` distinct random (player, goal) pairs and runs every case once, in an
 order that rotates every round, each call its own committed transaction, all on one connection that made
 ``--warm-calls`` calls of each case first (plans change after a statement's fifth run on a connection).
@@ -15,7 +15,7 @@ Figures are medians of the rounds, and each case's ratio to the floor of the sam
 - ``increment``: ``increment_progress_batch``, no event ids; ``increment_ids``: an event id per item;
 - ``events_ids``: ``record_events``, one statistic event per pair (each reaches one goal), ids per event;
 - ``events_position``: the same events by source position (``p_source``; no ids);
-- ``events_ids_ledger``: ``events_ids`` with the audit ledger on (``SET pgchallenge.ledger``);
+- ``events_ids_ledger``: ``events_ids`` with the audit ledger on (``SET LOCAL pgchallenge.ledger = on``);
 - ``set`` beside ``set_reference`` (the reference's COPY -> temp table -> ``UPDATE FROM``) on absolute
   goals: their ratio is the "as fast as COPY" goal.
 
@@ -30,7 +30,8 @@ import random
 import statistics
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -38,7 +39,7 @@ from pgchallenge import migrate
 from pgchallenge.connection import resolve_database_url
 from psycopg.conninfo import make_conninfo
 
-from bench.common import Tools, libpq_env, log, script_path
+from bench.common import Tools, libpq_env, log, script_path, switch_ledger_off
 from bench.micro import INCREMENT_FLOOR, MicroSettings, increment_payload, set_calls, set_payload
 
 DATABASE = "pgchallenge_bench_engine"
@@ -163,6 +164,38 @@ def report(samples: dict[str, list[float]], size: int) -> dict[str, dict[str, fl
     return rows
 
 
+@contextmanager
+def seeded_database(server_url: str | None, name: str, players: int) -> Iterator[str]:
+    """A database of its own on the server: created, migrated, seeded (``seed.sql``: ``players`` x
+    ``GOALS`` increment + ``ABS_GOALS`` absolute goals), analysed, the ledger off; dropped afterwards."""
+    server = resolve_database_url(server_url)
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = make_conninfo(server, dbname=name)
+    try:
+        migrate.upgrade(url)
+        switch_ledger_off(url)
+        command = [
+            Tools.find(None).psql,
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-f",
+            str(script_path("seed.sql")),
+        ]
+        command += ["-v", f"players={players}", "-v", f"goals={GOALS}", "-v", f"abs_goals={ABS_GOALS}"]
+        command += ["-v", f"target={TARGET}"]
+        subprocess.run(command, env=libpq_env(url), check=True, capture_output=True, text=True)
+        with psycopg.connect(url, autocommit=True) as connection:
+            connection.execute("VACUUM ANALYZE")
+        yield url
+    finally:
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -178,28 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=20261202)
     args = parser.parse_args(argv)
 
-    server = resolve_database_url(args.database_url)
-    with psycopg.connect(server, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{DATABASE}"')
-        admin.execute(f'ALTER DATABASE "{DATABASE}" SET pgchallenge.ledger = off')
-    url = make_conninfo(server, dbname=DATABASE)
-    try:
-        migrate.upgrade(url)
-        command = [
-            Tools.find(None).psql,
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-f",
-            str(script_path("seed.sql")),
-        ]
-        command += ["-v", f"players={args.players}", "-v", f"goals={GOALS}", "-v", f"abs_goals={ABS_GOALS}"]
-        command += ["-v", f"target={TARGET}"]
-        subprocess.run(command, env=libpq_env(url), check=True, capture_output=True, text=True)
-        with psycopg.connect(url, autocommit=True) as connection:
-            connection.execute("VACUUM ANALYZE")
+    with seeded_database(args.database_url, DATABASE, args.players) as url:
         log(
             f"seeded {args.players:,} players x {GOALS + ABS_GOALS} goals;"
             f" {args.rounds} rounds of size {args.size}"
@@ -208,9 +220,6 @@ def main(argv: list[str] | None = None) -> int:
         report(measure(url, cases, args.size, args.rounds, args.warm_calls), args.size)
         for size in args.sizes:
             report(measure(url, cases, size, max(5, args.rounds * args.size // max(size, 1) // 4), 2), size)
-    finally:
-        with psycopg.connect(server, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
     return 0
 
 

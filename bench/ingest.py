@@ -23,8 +23,9 @@ migrate, seed with ``seed.sql`` (half the rows active, some completed, some clai
    ``--warm-calls`` calls of each kind (default 100) on it: the medians are those of a long-lived
    connection, and the first five calls' medians are reported beside them.
 
-The database runs with ``pgchallenge.ledger = off`` (the sustained run measures ingestion without the
-audit trail, as the reference has none); only the ``*_ledger`` single-batch calls switch it on.
+The database runs with the ledger switched off (``challenge.set_ledger(false)``: the sustained run measures
+ingestion without the audit trail, as the reference has none); only the ``*_ledger`` single-batch calls
+record, with ``SET LOCAL pgchallenge.ledger = on``.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from pgchallenge.writer import partition_of
 from psycopg.conninfo import make_conninfo
 from psycopg.types.json import Jsonb
 
-from bench.common import Tools, latency_summary, libpq_env, log, script_path
+from bench.common import Tools, latency_summary, libpq_env, log, script_path, switch_ledger_off
 
 DATABASE = "pgchallenge_bench_ingest"
 GOALS = 10
@@ -207,11 +208,11 @@ def main(argv: list[str] | None = None) -> int:
     with psycopg.connect(server, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{DATABASE}"')
-        admin.execute(f'ALTER DATABASE "{DATABASE}" SET pgchallenge.ledger = off')
     url = make_conninfo(server, dbname=DATABASE)
     try:
         log("migrating")
         migrate.upgrade(url)
+        switch_ledger_off(url)
         log(f"seeding {args.players:,} players x {GOALS + ABS_GOALS} goals")
         command = [
             Tools.find(None).psql,

@@ -49,7 +49,17 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.types.json import Jsonb
 
 from . import explain, micro, report
-from .common import BENCH_DIR, PgbenchRun, Tools, latency_summary, libpq_env, log, ratio, run_pgbench
+from .common import (
+    BENCH_DIR,
+    PgbenchRun,
+    Tools,
+    latency_summary,
+    libpq_env,
+    log,
+    ratio,
+    run_pgbench,
+    switch_ledger_off,
+)
 
 SEED_SCRIPT = BENCH_DIR / "seed.sql"
 CLAIM_FUNCTION = "challenge.claim_goal(text,text,text)"
@@ -370,9 +380,6 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, Settings
 def create_database(server_url: str, name: str) -> str:
     with psycopg.connect(server_url, autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')
-        # The reference keeps no audit trail: compare like with like. The ledger's own cost is measured
-        # by bench.ingest (ledger on vs off in the same run).
-        connection.execute(f'ALTER DATABASE "{name}" SET pgchallenge.ledger = off')
     return make_conninfo(server_url, dbname=name)
 
 
@@ -1033,6 +1040,9 @@ def run(
         from pgchallenge import migrate
 
         migrate.upgrade(url)
+        # The reference keeps no audit trail: compare like with like. The ledger's own cost is measured
+        # by bench.ingest and bench.engine (ledger on vs off in the same run).
+        switch_ledger_off(url)
         log("migrated")
         env = libpq_env(url)
         seed_started = time.monotonic()

@@ -295,8 +295,8 @@ CREATE TYPE challenge.reward_grant AS (
 -- Append-only; explain_progress reads one row's history from it. Partitioned by day of recorded_at
 -- (UTC), so retention is a partition drop (prune_ledger); create_ledger_partitions makes the coming
 -- days' partitions ahead of time, and rows of a day without one land in ledger_default, never lost.
--- Switched per deployment, role or session by the setting pgchallenge.ledger (on by default):
---   ALTER DATABASE mydb SET pgchallenge.ledger = off;
+-- Switched per deployment by challenge.set_ledger (on by default; pgchallenge.ledger = on records a
+-- session's writes while it is off).
 CREATE SEQUENCE challenge.ledger_change_id_seq;
 
 CREATE TABLE challenge.ledger (
@@ -346,3 +346,44 @@ CREATE TYPE challenge._write AS (
     event_id text,
     occurred_at timestamptz
 );
+
+-- Least privilege (revision 0009): the deployment's three group roles, NOLOGIN, named when migrating
+-- (alembic -x role_prefix=... or -x app_role=..., see the README's "Migrating a real database"):
+--   app     the game service: writes, reads, claims, ingestion;
+--   reader  reads, explain_progress and status, nothing that writes;
+--   admin   config loading, maintenance, data deletion, the reward outbox, reads and status.
+-- Which function each may execute is declared once, in challenge._access_rules, and applied by
+-- challenge._apply_access; tables, views and sequences grant nothing to anyone but their owner, and
+-- every public function runs with its owner's rights (SECURITY DEFINER, a pinned search_path).
+-- created_by_migration: the migration created the role (a downgrade drops only those, and only while
+-- nothing else depends on them).
+CREATE TABLE challenge.deployment_roles (
+    kind text PRIMARY KEY
+        CONSTRAINT deployment_roles_kind_valid CHECK (kind IN ('app', 'reader', 'admin')),
+    role_name name NOT NULL
+        CONSTRAINT deployment_roles_role_name_key UNIQUE,
+    created_by_migration boolean NOT NULL
+);
+
+-- Deployment-wide settings:
+--   ledger                   on or off: the audit ledger's switch (challenge.set_ledger; absent: on);
+--   default_execute_revoked  a migration's change outside this schema, for its downgrade to undo: the
+--                            migrating role's default privileges no longer grant EXECUTE on new
+--                            functions to PUBLIC (they did before the migration).
+CREATE TABLE challenge.deployment_settings (
+    name text PRIMARY KEY,
+    value text NOT NULL
+);
+
+-- One row per load_config call: the version a status check reports, and when it was loaded. digest: the
+-- SHA-256 of the document as PostgreSQL normalises jsonb, so reloading the same config gives the same one.
+CREATE TABLE challenge.config_loads (
+    version bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    loaded_at timestamptz NOT NULL,
+    digest text NOT NULL,
+    challenges integer NOT NULL,
+    goals integer NOT NULL
+);
+
+-- status: counting failed grants without reading the delivered ones (they are kept as claim history).
+CREATE INDEX reward_grants_failed_idx ON challenge.reward_grants (finished_at) WHERE state = 'failed';

@@ -8,6 +8,8 @@ upgrading an old database replays each step as it was written. For every functio
 restores the newest earlier snapshot of that file, or drops the function when the revision introduces
 it. Schema changes are not derived from schema.sql: pass a hand-written upgrade script with --sql-file
 (and its reverse with --down-sql-file), and update plpgsql/schema.sql to match (a test compares them).
+A revision with function files ends with access.sql, upgrade and downgrade alike: challenge._apply_access
+grants what functions/_access_rules.sql declares (give a new public function its rule there).
 """
 
 from __future__ import annotations
@@ -19,6 +21,11 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# 0009_privileges introduced challenge._access_rules and challenge._apply_access.
+FIRST_REVISION_WITH_ACCESS_RULES = 9
+ACCESS_STEP = """-- After this revision's functions: grant exactly what challenge._access_rules declares.
+SELECT challenge._apply_access();
+"""
 SOURCE = ROOT / "plpgsql"
 VERSIONS = ROOT / "migrations" / "versions"
 SNAPSHOTS = ROOT / "migrations" / "sql"
@@ -146,6 +153,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.down_sql_file:
         shutil.copyfile(args.down_sql_file, folder / "downgrade.sql")
         downgrade.append("downgrade.sql")
+    if args.files and number > FIRST_REVISION_WITH_ACCESS_RULES:
+        # Functions created or replaced: grant exactly what _access_rules says (a new function starts
+        # with no privileges; one without a rule fails the migration). Both ways: a downgrade recreates
+        # the earlier functions, under the earlier rules.
+        (folder / "access.sql").write_text(ACCESS_STEP, encoding="utf-8")
+        upgrade.append("access.sql")
+        downgrade.append("access.sql")
 
     down_revision = before[-1] if before else None
     text = TEMPLATE.format(

@@ -45,6 +45,7 @@ from pgchallenge.models import (
     SkippedCounts,
     SourcePosition,
     Status,
+    StatusMetric,
     WriteResult,
 )
 from pgchallenge.worker import RewardWorker, WorkerPass
@@ -104,6 +105,7 @@ __all__ = [
     "SourceFenced",
     "SourcePosition",
     "Status",
+    "StatusMetric",
     "WorkerPass",
     "WriteResult",
     "WriterClosed",

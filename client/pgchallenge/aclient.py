@@ -40,6 +40,7 @@ from pgchallenge.models import (
     RewardGrant,
     SetItem,
     SourcePosition,
+    StatusMetric,
     WriteResult,
 )
 
@@ -194,6 +195,14 @@ class AsyncClient:
     async def explain_progress(self, user_id: str, goal_id: str) -> list[LedgerEntry]:
         """The goal's history from the audit ledger, oldest first: "why is my quest at 7/10?"."""
         return await self._all(q.EXPLAIN_PROGRESS, [user_id, goal_id], class_row(LedgerEntry))
+
+    async def set_ledger(self, enabled: bool) -> bool:
+        """Switch the audit ledger on or off for the whole deployment (role admin); returns the new state."""
+        return bool(await self._one(q.SET_LEDGER, [enabled], scalar_row))
+
+    async def status(self) -> list[StatusMetric]:
+        """The system's health, one metric per row (``challenge.status``; roles reader and admin)."""
+        return await self._all(q.STATUS, [], class_row(StatusMetric))
 
     async def create_ledger_partitions(self, days_ahead: int = DEFAULT_LEDGER_DAYS_AHEAD) -> int:
         """Create the ledger's day partitions from today to ``days_ahead`` days ahead; returns how many."""

@@ -18,8 +18,9 @@ from pathlib import Path
 import psycopg
 import sqlalchemy.exc
 
-from pgchallenge import ChallengeError, Client, connect, embedded, migrate
+from pgchallenge import ChallengeError, Client, connect, embedded, migrate, roles
 from pgchallenge.connection import resolve_database_url
+from pgchallenge.metrics import prometheus_text, status_table
 
 Handler = Callable[[argparse.Namespace], int]
 MAX_BATCH_ITEMS = 50_000
@@ -38,6 +39,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except ChallengeError as exc:
         return _fail(exc.message)
+    except roles.RolesNotMigrated as exc:
+        return _fail(str(exc))
+    except psycopg.errors.InsufficientPrivilege as exc:
+        # The functions are the only door, and each role kind opens some of them (README: Privileges).
+        return _fail(
+            f"{str(exc).strip()} (connect as a member of the role kind that may run this:"
+            " see `pgchallenge roles show` and the README's privilege table)"
+        )
     except embedded.EmbeddedUnavailableError as exc:
         return _fail(str(exc))
     except psycopg.OperationalError as exc:
@@ -58,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_database_url(migrate_cmd)
     migrate_cmd.add_argument(
         "--sql", action="store_true", help="print the SQL of the upgrade instead of running it"
+    )
+    migrate_cmd.add_argument(
+        "--role-prefix",
+        metavar="PREFIX",
+        help="name the group roles PREFIX_app, PREFIX_reader, PREFIX_admin when the upgrade creates them"
+        " (default: PGCHALLENGE_ROLE_PREFIX, else pgchallenge)",
     )
     migrate_cmd.set_defaults(handler=cmd_migrate)
 
@@ -173,6 +188,35 @@ def build_parser() -> argparse.ArgumentParser:
     _add_database_url(ingest)
     ingest.set_defaults(handler=cmd_ingest)
 
+    status = commands.add_parser(
+        "status", help="the system's health: outbox, remembered event ids, ledger, progress rows, config"
+    )
+    status.add_argument(
+        "--format",
+        choices=("table", "prometheus"),
+        default="table",
+        help="table (default), or Prometheus's text exposition format for a scraper",
+    )
+    _add_database_url(status)
+    status.set_defaults(handler=cmd_status)
+
+    roles_cmd = commands.add_parser(
+        "roles", help="the deployment's group roles (app, reader, admin): show them, add or remove members"
+    )
+    roles_actions = roles_cmd.add_subparsers(dest="roles_action", required=True, metavar="ACTION")
+    show = roles_actions.add_parser("show", help="the group role of each kind and its members")
+    _add_database_url(show)
+    show.set_defaults(handler=cmd_roles_show)
+    for action, verb in (("grant", "make a login role a member of"), ("revoke", "remove a login role from")):
+        change = roles_actions.add_parser(action, help=f"{verb} the group role of a kind")
+        change.add_argument("--role", required=True, metavar="NAME", help="the login role")
+        change.add_argument(
+            "--as", dest="kind", required=True, choices=roles.ROLE_KINDS, help="the group's kind"
+        )
+        change.add_argument("--sql", action="store_true", help="print the statement instead of running it")
+        _add_database_url(change)
+        change.set_defaults(handler=cmd_roles_change, roles_action=action)
+
     db = commands.add_parser("db", help="manage the embedded PostgreSQL server")
     db.add_argument(
         "action",
@@ -258,9 +302,9 @@ def _ledger_days(text: str) -> int:
 def cmd_migrate(args: argparse.Namespace) -> int:
     url = resolve_database_url(args.database_url)
     if args.sql:
-        sys.stdout.write(migrate.upgrade_sql(url))
+        sys.stdout.write(migrate.upgrade_sql(url, role_prefix=args.role_prefix))
         return 0
-    migrate.upgrade(url)
+    migrate.upgrade(url, role_prefix=args.role_prefix)
     print(f"database at revision {current_revision(url) or '(none)'}")
     return 0
 
@@ -327,6 +371,45 @@ def cmd_explain(args: argparse.Namespace) -> int:
         print(f"{recorded:<24} {operation:<10} {progress:>15}  {status:<25} {events}".rstrip())
     if any(entry.rotated for entry in entries):
         print("* the change first moved the goal into a new rotation period")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    with connect(args.database_url, autocommit=True) as conn:
+        metrics = Client(conn).status()
+    sys.stdout.write(prometheus_text(metrics) if args.format == "prometheus" else status_table(metrics))
+    return 0
+
+
+def cmd_roles_show(args: argparse.Namespace) -> int:
+    with connect(args.database_url, autocommit=True) as conn:
+        groups = roles.deployment_roles(conn)
+        for kind in roles.ROLE_KINDS:
+            group = groups.get(kind)
+            if group is None:
+                print(f"{kind:<7} (not recorded)")
+                continue
+            members = roles.members(conn, group)
+            print(f"{kind:<7} {group:<30} members: {', '.join(members) or '(none)'}")
+    return 0
+
+
+def cmd_roles_change(args: argparse.Namespace) -> int:
+    with connect(args.database_url, autocommit=True) as conn:
+        group = roles.deployment_roles(conn).get(args.kind)
+        if group is None:
+            return _fail(f"no {args.kind} role is recorded in challenge.deployment_roles")
+        build = roles.grant_statement if args.roles_action == "grant" else roles.revoke_statement
+        statement = build(group, args.role)
+        if args.sql:
+            print(statement.as_string(conn) + ";")
+            return 0
+        try:
+            conn.execute(statement)
+        except psycopg.errors.UndefinedObject as exc:  # no such login role
+            return _fail(str(exc).strip())
+    done = "is now a member of" if args.roles_action == "grant" else "is no longer a member of"
+    print(f"{args.role} {done} {group} ({args.kind})")
     return 0
 
 

@@ -25,11 +25,17 @@ def sql_dir() -> Path:
     return Path(str(resources.files("pgchallenge.plpgsql")))
 
 
-def alembic_config(url: str, *, output: io.StringIO | None = None) -> Config:
+def alembic_config(url: str, *, output: io.StringIO | None = None, role_prefix: str | None = None) -> Config:
+    """The configuration ``alembic`` would read, for ``url``.
+
+    ``role_prefix`` names the deployment's group roles (PREFIX_app, PREFIX_reader, PREFIX_admin) when a
+    revision creates them; without it, ``PGCHALLENGE_ROLE_PREFIX`` or ``pgchallenge``."""
     config = Config(output_buffer=output) if output is not None else Config()
     config.set_main_option("script_location", str(migrations_dir()))
     # env.py reads the URL from here; "%" must be escaped for configparser.
     config.set_main_option("sqlalchemy.url", sqlalchemy_url(url).replace("%", "%%"))
+    if role_prefix is not None:
+        config.set_main_option("pgchallenge_role_prefix", role_prefix.replace("%", "%%"))
     return config
 
 
@@ -54,17 +60,17 @@ def _parse_conninfo(conninfo: str) -> dict[str, str]:
     return {key: str(value) for key, value in conninfo_to_dict(conninfo).items() if value is not None}
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "head", *, role_prefix: str | None = None) -> None:
     """``alembic upgrade`` against ``url``."""
-    command.upgrade(alembic_config(url), revision)
+    command.upgrade(alembic_config(url, role_prefix=role_prefix), revision)
 
 
 def downgrade(url: str, revision: str = "base") -> None:
     command.downgrade(alembic_config(url), revision)
 
 
-def upgrade_sql(url: str, revision: str = "head") -> str:
+def upgrade_sql(url: str, revision: str = "head", *, role_prefix: str | None = None) -> str:
     """The offline SQL script of ``alembic upgrade --sql`` (for DBAs to review)."""
     buffer = io.StringIO()
-    command.upgrade(alembic_config(url, output=buffer), revision, sql=True)
+    command.upgrade(alembic_config(url, output=buffer, role_prefix=role_prefix), revision, sql=True)
     return buffer.getvalue()

@@ -354,6 +354,9 @@ class ConfigResult:
     added: tuple[str, ...]
     updated: tuple[str, ...]
     retired: tuple[str, ...]
+    # The number of this load (1 for the first) and the document's SHA-256, as challenge.status reports them.
+    version: int
+    digest: str
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | str | bytes) -> ConfigResult:
@@ -364,7 +367,23 @@ class ConfigResult:
             added=tuple(doc["added"]),
             updated=tuple(doc["updated"]),
             retired=tuple(doc["retired"]),
+            version=int(doc["version"]),
+            digest=str(doc["digest"]),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class StatusMetric:
+    """One row of ``challenge.status``: a metric named for Prometheus, its labels and value.
+
+    ``exact`` is False where the value comes from the planner's statistics (a large table is not counted);
+    ``value`` is None where a large table has never been analysed."""
+
+    metric: str
+    labels: Mapping[str, str]
+    value: float | None
+    exact: bool
+    help: str
 
 
 @dataclass(frozen=True, slots=True)

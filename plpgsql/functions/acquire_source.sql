@@ -13,6 +13,7 @@
 CREATE OR REPLACE FUNCTION challenge.acquire_source(p_source text, p_partition text DEFAULT '')
 RETURNS TABLE (epoch bigint, "position" bigint)
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $function$
 BEGIN

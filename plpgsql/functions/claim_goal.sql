@@ -5,7 +5,8 @@
 -- Claims a completed goal's reward, exactly once. Locks the player's row, then:
 --   - a p_claim_id already recorded for this (user, goal) returns that original claim with
 --     replayed = true, whatever happened to the row since (a retry after a lost answer must get the
---     answer it lost); a p_claim_id recorded for another (user, goal) raises CH003;
+--     answer it lost); a p_claim_id recorded for another (user, goal) raises CH003 (which one is not
+--     said: the caller may act for this player only);
 --   - otherwise checks, in this order: unknown or retired goal CH010 goal_not_found; no row, or not
 --     completed CH021 goal_not_completed; inactive CH020 goal_not_active; the goal's period rotated
 --     since completion and its onExpiry rule resets the row CH024 goal_rotated; a prerequisite without a
@@ -34,6 +35,7 @@ RETURNS TABLE (
     replayed boolean
 )
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
@@ -81,7 +83,8 @@ BEGIN
                 RAISE EXCEPTION USING
                     ERRCODE = 'CH003',
                     MESSAGE = format('invalid argument: claim id %s belongs to another claim', p_claim_id),
-                    DETAIL = format('It claimed goal %s for player %s.', v_prior.goal_id, v_prior.user_id),
+                    -- Not which (player, goal): the caller may not see other players' claims.
+                    DETAIL = 'It was recorded for another (player, goal).',
                     HINT = 'Use a new claim id for every (player, goal) claim; reuse it only to retry.';
             END IF;
             RETURN QUERY

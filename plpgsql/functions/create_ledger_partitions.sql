@@ -11,6 +11,7 @@
 CREATE OR REPLACE FUNCTION challenge.create_ledger_partitions(p_days_ahead integer DEFAULT 7)
 RETURNS integer
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET lock_timeout = '5s'
 AS $function$

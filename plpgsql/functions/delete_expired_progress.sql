@@ -15,6 +15,7 @@ CREATE OR REPLACE FUNCTION challenge.delete_expired_progress(
 )
 RETURNS bigint
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE

@@ -13,6 +13,7 @@
 CREATE OR REPLACE FUNCTION challenge.delete_user_data(p_user_id text)
 RETURNS bigint
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE

@@ -6,6 +6,7 @@ CREATE OR REPLACE FUNCTION challenge.get_progress(p_user_id text, p_goal_id text
 RETURNS challenge.goal_progress
 LANGUAGE sql
 STABLE
+SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $function$
     SELECT v.*

@@ -12,6 +12,7 @@ CREATE OR REPLACE FUNCTION challenge.get_user_progress(
 RETURNS SETOF challenge.goal_progress
 LANGUAGE plpgsql
 STABLE
+SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $function$
 BEGIN

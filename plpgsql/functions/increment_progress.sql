@@ -23,6 +23,7 @@ CREATE OR REPLACE FUNCTION challenge.increment_progress(
 )
 RETURNS TABLE (outcome text, progress integer, status text, newly_completed boolean)
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE

@@ -22,6 +22,7 @@
 CREATE OR REPLACE FUNCTION challenge.increment_progress_batch(p_items jsonb, p_detail boolean DEFAULT false)
 RETURNS jsonb
 LANGUAGE sql
+SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $function$
     SELECT challenge._write_batch(p_items, 'delta', p_detail);

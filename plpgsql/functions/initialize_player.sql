@@ -11,6 +11,7 @@
 CREATE OR REPLACE FUNCTION challenge.initialize_player(p_user_id text, p_namespace text DEFAULT 'default')
 RETURNS SETOF challenge.goal_progress
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $function$
 BEGIN

@@ -17,6 +17,7 @@ CREATE OR REPLACE FUNCTION challenge.lease_reward_grants(
 )
 RETURNS SETOF challenge.reward_grant
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE

@@ -10,11 +10,15 @@
 -- document, prerequisite graph included. Loading is idempotent and transactional: goals are updated in
 -- place (a new target applies to later writes), goals missing from the document are retired (their
 -- progress rows stay; writes report unknown_goal; they can no longer be assigned). Returns
---   {"challenges": n, "goals": n, "added": [...], "updated": [...], "retired": [...]} (goal ids).
+--   {"challenges": n, "goals": n, "added": [...], "updated": [...], "retired": [...], (goal ids)
+--    "version": n, "digest": "..."}
+-- version counts the loads so far and digest is the document's SHA-256 (as jsonb normalises it); both are
+-- recorded in challenge.config_loads, which challenge.status reports.
 -- Concurrent loads are serialised by a lock on the catalog; writers and readers are not blocked.
 CREATE OR REPLACE FUNCTION challenge.load_config(p_config jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
@@ -38,6 +42,8 @@ DECLARE
     v_problem text;
     v_index jsonb;
     v_prerequisite integer[];
+    v_version bigint;
+    v_digest text;
     v_first_prerequisite integer[];
     v_state integer[];
     v_cursor integer[];
@@ -397,12 +403,18 @@ BEGIN
     WHERE c.retired_at IS NULL
         AND NOT c.challenge_id = ANY (v_challenge_ids);
 
+    INSERT INTO challenge.config_loads (loaded_at, digest, challenges, goals)
+    VALUES (now(), encode(sha256(convert_to(p_config::text, 'UTF8')), 'hex'), cardinality(v_challenge_rows), v_count)
+    RETURNING version, digest INTO v_version, v_digest;
+
     RETURN jsonb_build_object(
         'challenges', cardinality(v_challenge_rows),
         'goals', v_count,
         'added', v_added,
         'updated', v_updated,
-        'retired', v_retired
+        'retired', v_retired,
+        'version', v_version,
+        'digest', v_digest
     );
 END;
 $function$;

@@ -17,6 +17,7 @@ CREATE OR REPLACE FUNCTION challenge.prune_ledger(
 )
 RETURNS bigint
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET lock_timeout = '200ms'
 AS $function$

@@ -13,6 +13,7 @@ CREATE OR REPLACE FUNCTION challenge.prune_processed_events(
 )
 RETURNS bigint
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE

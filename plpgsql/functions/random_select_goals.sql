@@ -21,6 +21,7 @@ CREATE OR REPLACE FUNCTION challenge.random_select_goals(
 )
 RETURNS SETOF challenge.goal_progress
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE

@@ -18,6 +18,7 @@ CREATE OR REPLACE FUNCTION challenge.select_goals(
 )
 RETURNS SETOF challenge.goal_progress
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE

@@ -17,6 +17,7 @@ CREATE OR REPLACE FUNCTION challenge.set_goal_active(
 )
 RETURNS challenge.goal_progress
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE

@@ -20,6 +20,7 @@
 CREATE OR REPLACE FUNCTION challenge.set_progress_batch(p_items jsonb, p_detail boolean DEFAULT false)
 RETURNS jsonb
 LANGUAGE sql
+SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $function$
     SELECT challenge._write_batch(p_items, 'value', p_detail);

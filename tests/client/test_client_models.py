@@ -192,6 +192,14 @@ def test_skipped_fields_are_the_outcomes_except_applied() -> None:
 
 def test_config_result_from_json() -> None:
     result = ConfigResult.from_json(
-        {"challenges": 1, "goals": 2, "added": ["a"], "updated": ["b"], "retired": []}
+        {
+            "challenges": 1,
+            "goals": 2,
+            "added": ["a"],
+            "updated": ["b"],
+            "retired": [],
+            "version": 3,
+            "digest": "ab",
+        }
     )
-    assert result == ConfigResult(1, 2, ("a",), ("b",), ())
+    assert result == ConfigResult(1, 2, ("a",), ("b",), (), version=3, digest="ab")

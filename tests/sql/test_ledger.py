@@ -3,7 +3,8 @@
 The central check is the chain invariant (assert_chains): for every (user, goal), the ledger rows in change_id
 order start at the row's creation, each row's "before" is the previous row's "after", and the last "after" is
 the progress row as it is now (or gone, after an expiry). Around it: the exact rows each writer records, the
-pgchallenge.ledger switch, explain_progress, the day partitions and their retention, and delete_user_data.
+ledger switch (set_ledger, pgchallenge.ledger), explain_progress, the day partitions and their retention,
+and delete_user_data.
 
 Time is never waited for: rotation is driven by explicit occurred_at values in later periods, a period that
 is over is simulated by moving period_start back, an expiry by moving expires_at back, and old ledger rows
@@ -1041,11 +1042,15 @@ def comparable(rows: list[Row], prefix: str) -> list[Row]:
     ]
 
 
+def set_ledger(la: LedgerApi, enabled: bool) -> None:
+    assert la.scalar("SELECT challenge.set_ledger(%s)", [enabled]) is enabled
+
+
 def test_ledger_off_records_nothing_and_progress_changes_as_usual(la: LedgerApi, wk: Week) -> None:
-    la.conn.execute("SET pgchallenge.ledger = off")
+    set_ledger(la, False)
     run_workload(la, wk, "off-")
     assert la.ledger_count() == 0
-    la.conn.execute("RESET pgchallenge.ledger")
+    set_ledger(la, True)
     run_workload(la, wk, "on-")
     assert la.ledger_count() > 0
     assert {r["user_id"] for r in la.ledger()} == {"on-u1", "on-u2"}
@@ -1054,56 +1059,97 @@ def test_ledger_off_records_nothing_and_progress_changes_as_usual(la: LedgerApi,
     assert len(comparable(progress, "off-")) == 17
 
 
-@pytest.mark.parametrize(("value", "enabled"), [
+@pytest.mark.parametrize(("value", "records"), [
     ("on", True), ("off", False), ("true", True), ("false", False),
-    ("yes", True), ("no", False), ("1", True), ("0", False),
+    ("yes", True), ("no", False), ("1", True), ("0", False), ("", False), (" On ", True),
 ])  # fmt: skip
-def test_every_boolean_spelling_of_the_setting(la: LedgerApi, value: str, enabled: bool) -> None:
+@pytest.mark.parametrize("switch", [True, False])
+def test_the_setting_can_only_add_to_the_switch(
+    la: LedgerApi, value: str, records: bool, switch: bool
+) -> None:
+    """An on spelling records even while the switch is off; no spelling keeps a write out of it."""
+    set_ledger(la, switch)
     la.conn.execute(f"SET pgchallenge.ledger = '{value}'")
     la.init("u1")
     la.inc("u1", "kills", 2)
     assert la.must_get("u1", "kills")["progress"] == 2
-    assert la.ledger_count() == (len(DEFAULT_GOALS) + 1 if enabled else 0)
+    assert la.ledger_count() == (len(DEFAULT_GOALS) + 1 if records or switch else 0)
 
 
 def test_the_ledger_is_on_by_default(la: LedgerApi) -> None:
     assert la.scalar("SELECT current_setting('pgchallenge.ledger', true)") in (None, "")
+    assert la.scalar("SELECT count(*) FROM challenge.deployment_settings WHERE name = 'ledger'") == 0
     la.init("u1")
     assert la.ledger_count() == len(DEFAULT_GOALS)
 
 
-def test_alter_database_set_switches_the_ledger_off_for_new_sessions(
+def test_the_switch_applies_to_every_session_from_its_commit(
     la: LedgerApi, connect: Callable[..., psycopg.Connection[Any]]
 ) -> None:
     la.init("u1")
-    database = la.scalar("SELECT current_database()")
-    la.conn.execute(f'ALTER DATABASE "{database}" SET pgchallenge.ledger = off')
-    mark = la.mark()
-    later = LedgerApi(connect())
-    later.inc("u1", "kills", 2)
-    assert later.ledger(after=mark) == []
-    assert later.must_get("u1", "kills")["progress"] == 2
-    la.inc("u1", "kills", 1)  # a session opened before keeps its setting: on
-    assert [r["progress_after"] for r in la.ledger(after=mark)] == [3]
-
-
-def test_set_local_switches_the_ledger_off_for_one_transaction(la: LedgerApi) -> None:
-    la.init("u1")
+    other = LedgerApi(connect())
     mark = la.mark()
     with la.conn.transaction():
-        la.conn.execute("SET LOCAL pgchallenge.ledger = off")
+        set_ledger(la, False)
+        other.inc("u1", "kills", 1)  # before the commit: still on
+    other.inc("u1", "kills", 2)  # after: off, in a session opened before the switch
+    assert [r["progress_after"] for r in la.ledger(after=mark)] == [1]
+    assert other.must_get("u1", "kills")["progress"] == 3
+
+
+@pytest.mark.parametrize("how", ["SET", "SET LOCAL", "ALTER ROLE"])
+def test_a_session_cannot_switch_the_ledger_off_for_itself(
+    la: LedgerApi, connect: Callable[..., psycopg.Connection[Any]], how: str
+) -> None:
+    la.init("u1")
+    mark = la.mark()
+    if how == "ALTER ROLE":
+        role = la.scalar("SELECT current_user")
+        la.conn.execute(
+            f'ALTER ROLE "{role}" IN DATABASE "{la.scalar("SELECT current_database()")}"'
+            " SET pgchallenge.ledger = off"
+        )
+        try:
+            LedgerApi(connect()).inc("u1", "kills", 2)
+        finally:
+            la.conn.execute(
+                f'ALTER ROLE "{role}" IN DATABASE "{la.scalar("SELECT current_database()")}"'
+                " RESET pgchallenge.ledger"
+            )
+    else:
+        with la.conn.transaction():
+            la.conn.execute(f"{how} pgchallenge.ledger = off")
+            la.inc("u1", "kills", 2)
+        la.conn.execute("RESET pgchallenge.ledger")
+    assert [(r["operation"], r["progress_after"]) for r in la.ledger(after=mark)] == [("increment", 2)]
+
+
+def test_set_local_on_records_one_transaction_while_the_switch_is_off(la: LedgerApi) -> None:
+    la.init("u1")
+    set_ledger(la, False)
+    mark = la.mark()
+    la.inc("u1", "kills", 1)
+    with la.conn.transaction():
+        la.conn.execute("SET LOCAL pgchallenge.ledger = on")
         la.inc("u1", "kills", 2)
         la.inc_batch([{"user_id": "u1", "goal_id": "kills", "event_id": "e-1"}])
-        la.set_active("u1", "side-b", True)
-    assert la.ledger(after=mark) == []
-    assert la.must_get("u1", "kills")["progress"] == 3
-    la.inc("u1", "kills", 1)  # the next transaction records again
+    la.inc("u1", "kills", 1)  # the next transaction: off again
     assert [(r["operation"], r["progress_before"], r["progress_after"]) for r in la.ledger(after=mark)] == [
-        ("increment", 3, 4)
+        ("increment", 1, 3),
+        ("increment", 3, 4),
     ]
-    # The chain shows the gap: it no longer starts where the ledger saw the row last.
+    assert la.must_get("u1", "kills")["progress"] == 5
+    # The chain shows the gaps: it no longer starts where the ledger saw the row last.
     with pytest.raises(AssertionError):
         assert_chains(la)
+
+
+def test_set_ledger_refuses_null(la: LedgerApi) -> None:
+    with pytest.raises(psycopg.Error) as excinfo:
+        la.scalar("SELECT challenge.set_ledger(NULL)")
+    assert assert_sqlstate(excinfo.value, "CH003").diag.message_primary == (
+        "invalid argument: enabled must be true or false, got NULL"
+    )
 
 
 BAD_SETTING = "onn"
@@ -1407,7 +1453,7 @@ def test_delete_user_data_deletes_the_history_of_a_player_whose_rows_expired(la:
 def test_delete_user_data_deletes_the_history_with_the_ledger_off(la: LedgerApi) -> None:
     la.init("u1")
     la.inc("u1", "kills", 2)
-    la.conn.execute("SET pgchallenge.ledger = off")
+    set_ledger(la, False)
     assert la.delete_user("u1") == len(DEFAULT_GOALS) + len(DEFAULT_GOALS) + 1
     assert la.ledger_count() == 0
 

@@ -1,0 +1,1 @@
+DROP FUNCTION IF EXISTS challenge.set_ledger(boolean);
