@@ -23,6 +23,7 @@ AS $function$
 DECLARE
     v_position bigint;
     v_epoch bigint;
+    v_now timestamptz;
 BEGIN
     PERFORM challenge._check_source(p_source, p_partition);
     IF p_epoch IS NULL OR p_epoch < 0 THEN
@@ -53,10 +54,12 @@ BEGIN
     END IF;
 
     IF p_epoch > v_epoch OR p_last_position > v_position THEN
+        -- The time after the lock wait, in a variable: Citus refuses a VOLATILE call in an UPDATE.
+        v_now := clock_timestamp();
         UPDATE challenge.source_positions AS s
         SET position = greatest(s.position, coalesce(p_last_position, s.position)),
             epoch = p_epoch,
-            updated_at = clock_timestamp()
+            updated_at = v_now
         WHERE s.source = p_source
             AND s.partition = p_partition;
     END IF;

@@ -8,7 +8,8 @@
 --     SECURITY DEFINER, are the only door).
 --   - The schema: USAGE for the three roles (to call the functions), CREATE for no one but the owner.
 -- Refuses (CH003) while a public function has no rule, a rule names no function, a rule names a private
--- function, or the roles are not recorded: a new function without a decision never ships silently.
+-- function, or the roles are not recorded: a new function without a decision never ships silently. A
+-- recorded role that no longer exists (dropped by hand) gets nothing, with a WARNING naming it.
 -- Identifiers reach the dynamic statements only through %I and regprocedure's own quoting.
 CREATE OR REPLACE FUNCTION challenge._apply_access()
 RETURNS void
@@ -19,9 +20,12 @@ DECLARE
     v_app name;
     v_reader name;
     v_admin name;
+    v_existing name[];
+    v_missing text;
     v_problem text;
     v_function record;
     v_kind text;
+    v_role name;
 BEGIN
     SELECT
         max(r.role_name) FILTER (WHERE r.kind = 'app'),
@@ -34,6 +38,23 @@ BEGIN
             ERRCODE = 'CH003',
             MESSAGE = 'invalid argument: challenge.deployment_roles must name the app, reader and admin roles';
     END IF;
+
+    -- A recorded role dropped by hand gets no grants (there is no one to grant to), and a warning says so;
+    -- the others are still put right, so an upgrade or downgrade is not stuck on it.
+    SELECT string_agg(format('%s (%s)', r.role_name, r.kind), ', ' ORDER BY r.kind)
+    INTO v_missing
+    FROM challenge.deployment_roles AS r
+    WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_roles AS x WHERE x.rolname = r.role_name);
+    IF v_missing IS NOT NULL THEN
+        RAISE WARNING USING
+            MESSAGE = format('recorded roles do not exist, nothing is granted to them: %s', v_missing),
+            HINT = 'Create them (CREATE ROLE name NOLOGIN), then, as the schema owner: '
+                'SELECT challenge._apply_access();';
+    END IF;
+    SELECT coalesce(array_agg(r.role_name ORDER BY r.kind), '{}')
+    INTO v_existing
+    FROM challenge.deployment_roles AS r
+    WHERE EXISTS (SELECT FROM pg_catalog.pg_roles AS x WHERE x.rolname = r.role_name);
 
     SELECT string_agg(x.problem, '; ' ORDER BY x.problem)
     INTO v_problem
@@ -65,12 +86,15 @@ BEGIN
             HINT = 'Give every public function a rule in plpgsql/functions/_access_rules.sql.';
     END IF;
 
-    EXECUTE format('REVOKE ALL ON SCHEMA challenge FROM PUBLIC, %I, %I, %I', v_app, v_reader, v_admin);
-    EXECUTE format('GRANT USAGE ON SCHEMA challenge TO %I, %I, %I', v_app, v_reader, v_admin);
-    EXECUTE format('REVOKE ALL ON ALL TABLES IN SCHEMA challenge FROM PUBLIC, %I, %I, %I',
-                   v_app, v_reader, v_admin);
-    EXECUTE format('REVOKE ALL ON ALL SEQUENCES IN SCHEMA challenge FROM PUBLIC, %I, %I, %I',
-                   v_app, v_reader, v_admin);
+    REVOKE ALL ON SCHEMA challenge FROM PUBLIC;
+    REVOKE ALL ON ALL TABLES IN SCHEMA challenge FROM PUBLIC;
+    REVOKE ALL ON ALL SEQUENCES IN SCHEMA challenge FROM PUBLIC;
+    FOREACH v_role IN ARRAY v_existing LOOP
+        EXECUTE format('REVOKE ALL ON SCHEMA challenge FROM %I', v_role);
+        EXECUTE format('REVOKE ALL ON ALL TABLES IN SCHEMA challenge FROM %I', v_role);
+        EXECUTE format('REVOKE ALL ON ALL SEQUENCES IN SCHEMA challenge FROM %I', v_role);
+        EXECUTE format('GRANT USAGE ON SCHEMA challenge TO %I', v_role);
+    END LOOP;
 
     FOR v_function IN
         SELECT p.oid::regprocedure AS signature, r.roles
@@ -79,11 +103,15 @@ BEGIN
         WHERE p.pronamespace = 'challenge'::regnamespace
         ORDER BY p.proname, p.oid
     LOOP
-        EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC, %I, %I, %I',
-                       v_function.signature, v_app, v_reader, v_admin);
+        EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', v_function.signature);
+        FOREACH v_role IN ARRAY v_existing LOOP
+            EXECUTE format('REVOKE ALL ON FUNCTION %s FROM %I', v_function.signature, v_role);
+        END LOOP;
         FOREACH v_kind IN ARRAY coalesce(v_function.roles, '{}'::text[]) LOOP
-            EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', v_function.signature,
-                           CASE v_kind WHEN 'app' THEN v_app WHEN 'reader' THEN v_reader ELSE v_admin END);
+            v_role := CASE v_kind WHEN 'app' THEN v_app WHEN 'reader' THEN v_reader ELSE v_admin END;
+            IF v_role = ANY (v_existing) THEN
+                EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', v_function.signature, v_role);
+            END IF;
         END LOOP;
     END LOOP;
 END;

@@ -16,13 +16,17 @@
 --
 -- enable_nestloop is off: the planner cannot size the CTEs and, left to itself, joined them in a nested
 -- loop (quadratic); hash joins do the same work in linear time.
+-- PL/pgSQL, not SQL: Citus cannot plan a SQL function's parameterised statement on a distributed table.
 CREATE OR REPLACE FUNCTION challenge._remember_new_events(p_user_ids text[], p_event_ids text[])
 RETURNS boolean[]
-LANGUAGE sql
+LANGUAGE plpgsql
 VOLATILE
 SET search_path = pg_catalog, pg_temp
 SET enable_nestloop = off
 AS $function$
+DECLARE
+    v_fresh boolean[];
+BEGIN
     WITH item AS MATERIALIZED (
         SELECT i.user_id, i.event_id, i.ord
         FROM unnest(p_user_ids, p_event_ids) WITH ORDINALITY AS i(user_id, event_id, ord)
@@ -50,6 +54,9 @@ AS $function$
         JOIN fresh AS n ON n.user_id = f.user_id AND n.event_id = f.event_id
     )
     SELECT coalesce(array_agg(u.ord IS NOT NULL ORDER BY i.ord), '{}')
+    INTO v_fresh
     FROM item AS i
     LEFT JOIN fresh_use AS u ON u.ord = i.ord;
+    RETURN v_fresh;
+END;
 $function$;

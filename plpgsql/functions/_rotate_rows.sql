@@ -7,12 +7,17 @@
 -- applies onExpiry. Rows of goals without periods are untouched. Callers hold the row locks (taken in
 -- goal order, like every batch write), so the rows read here are the ones the UPDATE changes: each
 -- moved row gets a 'rotate' row in the audit ledger with its state before and after.
+-- PL/pgSQL, not SQL: Citus cannot plan a SQL function's parameterised statement on a distributed table.
 CREATE OR REPLACE FUNCTION challenge._rotate_rows(p_user_id text, p_goal_ids text[])
 RETURNS void
-LANGUAGE sql
+LANGUAGE plpgsql
 VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $function$
+DECLARE
+    -- The transaction's time in a variable: Citus plans a parameter, not now() beside a CASE of SET.
+    v_now timestamptz := now();
+BEGIN
     WITH before AS (
         SELECT p.user_id, p.goal_id, p.progress, p.status
         FROM challenge.progress AS p
@@ -43,13 +48,13 @@ AS $function$
             baseline = CASE WHEN challenge._resets(p.period_start, p.status, g.period_resets, g.period_reselects, c.period_start) THEN NULL ELSE p.baseline END,
             period_start = c.period_start,
             expires_at = c.period_end,
-            updated_at = now()
+            updated_at = v_now
         FROM before AS b
         JOIN challenge.goals AS g ON g.goal_id = b.goal_id
         CROSS JOIN LATERAL (
             SELECT
-                challenge._period_start(g.period_schedule, now()) AS period_start,
-                challenge._period_end(g.period_schedule, now()) AS period_end
+                challenge._period_start(g.period_schedule, v_now) AS period_start,
+                challenge._period_end(g.period_schedule, v_now) AS period_end
         ) AS c
         WHERE p.user_id = b.user_id
             AND p.goal_id = b.goal_id
@@ -67,4 +72,5 @@ AS $function$
     FROM moved AS m
     WHERE challenge._ledger_enabled()
     ORDER BY m.goal_id;
+END;
 $function$;

@@ -22,6 +22,9 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
+    -- The transaction's time, as now() gives it, in a variable: Citus refuses a function call in an ON
+    -- CONFLICT DO UPDATE SET list on a distributed (reference) table.
+    v_now timestamptz := now();
     v_challenges jsonb;
     v_challenge jsonb;
     v_goal jsonb;
@@ -272,8 +275,11 @@ BEGIN
     -- Valid: apply. One loader at a time; EXCLUSIVE does not block readers or progress writers.
     LOCK TABLE challenge.challenges, challenge.goals IN EXCLUSIVE MODE;
 
-    INSERT INTO challenge.challenges AS c (challenge_id, name, description, position, retired_at)
-    SELECT r.challenge_id, r.name, r.description, r.position, NULL
+    -- The time goes in through the inserted row (excluded.updated_at), not as a value in DO UPDATE SET:
+    -- Citus runs this upsert from an intermediate result and would send the value as an untyped
+    -- parameter (Citus 13.2: "could not determine data type of parameter $1").
+    INSERT INTO challenge.challenges AS c (challenge_id, name, description, position, retired_at, updated_at)
+    SELECT r.challenge_id, r.name, r.description, r.position, NULL, v_now
     FROM jsonb_to_recordset(to_jsonb(v_challenge_rows))
         AS r(challenge_id text, name text, description text, position integer)
     ON CONFLICT (challenge_id) DO UPDATE
@@ -282,7 +288,7 @@ BEGIN
         description = excluded.description,
         position = excluded.position,
         retired_at = NULL,
-        updated_at = now()
+        updated_at = excluded.updated_at
     WHERE (c.name, c.description, c.position, c.retired_at)
         IS DISTINCT FROM (excluded.name, excluded.description, excluded.position, NULL::timestamptz);
 
@@ -312,13 +318,13 @@ BEGIN
             goal_id, challenge_id, name, description, goal_type, is_daily, event_source, stat_code,
             target, progress_mode, default_assigned, reward_type, reward_id, reward_quantity,
             prerequisites, rotation_enabled, rotation_schedule, rotation_reset_progress,
-            rotation_allow_reselection, position, retired_at
+            rotation_allow_reselection, position, retired_at, updated_at
         )
         SELECT
             i.goal_id, i.challenge_id, i.name, i.description, i.goal_type, i.is_daily, i.event_source,
             i.stat_code, i.target, i.progress_mode, i.default_assigned, i.reward_type, i.reward_id,
             i.reward_quantity, i.prerequisites, i.rotation_enabled, i.rotation_schedule,
-            i.rotation_reset_progress, i.rotation_allow_reselection, i.position, NULL
+            i.rotation_reset_progress, i.rotation_allow_reselection, i.position, NULL, v_now
         FROM incoming AS i
         ORDER BY i.goal_id
         ON CONFLICT (goal_id) DO UPDATE
@@ -343,7 +349,7 @@ BEGIN
             rotation_allow_reselection = excluded.rotation_allow_reselection,
             position = excluded.position,
             retired_at = NULL,
-            updated_at = now()
+            updated_at = excluded.updated_at
         WHERE (
             g.challenge_id, g.name, g.description, g.goal_type, g.is_daily, g.event_source, g.stat_code,
             g.target, g.progress_mode, g.default_assigned, g.reward_type, g.reward_id, g.reward_quantity,
@@ -386,8 +392,8 @@ BEGIN
     WITH retired AS (
         UPDATE challenge.goals AS g
         SET
-            retired_at = now(),
-            updated_at = now()
+            retired_at = v_now,
+            updated_at = v_now
         WHERE g.retired_at IS NULL
             AND NOT v_index ? g.goal_id
         RETURNING g.goal_id
@@ -398,13 +404,13 @@ BEGIN
 
     UPDATE challenge.challenges AS c
     SET
-        retired_at = now(),
-        updated_at = now()
+        retired_at = v_now,
+        updated_at = v_now
     WHERE c.retired_at IS NULL
         AND NOT c.challenge_id = ANY (v_challenge_ids);
 
     INSERT INTO challenge.config_loads (loaded_at, digest, challenges, goals)
-    VALUES (now(), encode(sha256(convert_to(p_config::text, 'UTF8')), 'hex'), cardinality(v_challenge_rows), v_count)
+    VALUES (v_now, encode(sha256(convert_to(p_config::text, 'UTF8')), 'hex'), cardinality(v_challenge_rows), v_count)
     RETURNING version, digest INTO v_version, v_digest;
 
     RETURN jsonb_build_object(

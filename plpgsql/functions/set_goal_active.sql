@@ -21,6 +21,9 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
+    -- The transaction's time, as now() gives it, in a variable: a call inside the CASE of an UPDATE's SET
+    -- list would be refused by Citus (non-IMMUTABLE functions in CASE), a parameter is not.
+    v_now timestamptz := now();
     v_row challenge.goal_progress;
     v_created boolean;
 BEGIN
@@ -53,8 +56,8 @@ BEGIN
                 UPDATE challenge.progress AS p
                 SET
                     is_active = p_active,
-                    assigned_at = CASE WHEN p_active THEN now() ELSE p.assigned_at END,
-                    updated_at = now()
+                    assigned_at = CASE WHEN p_active THEN v_now ELSE p.assigned_at END,
+                    updated_at = v_now
                 WHERE p.user_id = p_user_id
                     AND p.goal_id = p_goal_id
                     AND p.is_active <> p_active
@@ -79,8 +82,8 @@ BEGIN
             )
             SELECT
                 p_user_id, p_goal_id, p_namespace, 0, 'not_started', p_active,
-                CASE WHEN p_active THEN now() END, now(),
-                challenge._period_start(g.period_schedule, now()), challenge._period_end(g.period_schedule, now())
+                CASE WHEN p_active THEN v_now END, v_now,
+                challenge._period_start(g.period_schedule, v_now), challenge._period_end(g.period_schedule, v_now)
             FROM challenge.goals AS g
             WHERE g.goal_id = p_goal_id
             ON CONFLICT (user_id, goal_id) DO NOTHING

@@ -33,6 +33,18 @@ def script(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     return module
 
 
+def created_revision(folder: Path) -> Path:
+    """The revision file the script just wrote: the one numbered after the repository's newest."""
+    number = len(list((ROOT / "migrations" / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))) + 1
+    (created,) = [p for p in folder.glob("*.py") if p.name.startswith(f"{number:04d}_")]
+    return created
+
+
+def newest_snapshot(relative: str) -> Path:
+    revisions = sorted(p for p in (ROOT / "migrations" / "sql").iterdir() if (p / relative).exists())
+    return revisions[-1] / relative
+
+
 def revision_lists(path: Path) -> tuple[list[str], list[str]]:
     namespace: dict[str, object] = {}
     source = path.read_text(encoding="utf-8")
@@ -47,7 +59,7 @@ def test_a_revision_with_functions_ends_with_the_access_step_both_ways(
     script: ModuleType, tmp_path: Path
 ) -> None:
     assert script.main(["next step", "functions/get_progress.sql"]) == 0
-    (created,) = [p for p in (tmp_path / "versions").glob("*.py") if p.name.startswith("0010_")]
+    created = created_revision(tmp_path / "versions")
     upgrade, downgrade = revision_lists(created)
     assert upgrade == ["functions/get_progress.sql", "access.sql"]
     assert downgrade == ["downgrade/functions/get_progress.sql", "access.sql"]
@@ -59,15 +71,14 @@ def test_a_revision_with_functions_ends_with_the_access_step_both_ways(
     ) == script.ACCESS_STEP
     # The downgrade restores the newest earlier snapshot of the file.
     assert (folder / "downgrade" / "functions" / "get_progress.sql").read_bytes() == (
-        ROOT / "migrations" / "sql" / "0009_privileges" / "functions" / "get_progress.sql"
-    ).read_bytes()
+        newest_snapshot("functions/get_progress.sql").read_bytes()
+    )
 
 
 def test_a_schema_only_revision_has_no_access_step(script: ModuleType, tmp_path: Path) -> None:
     change = tmp_path / "up.sql"
     change.write_text("SELECT 1;\n", encoding="utf-8")
     assert script.main(["schema only", "--sql-file", str(change)]) == 0
-    (created,) = [p for p in (tmp_path / "versions").glob("*.py") if p.name.startswith("0010_")]
-    upgrade, downgrade = revision_lists(created)
+    upgrade, downgrade = revision_lists(created_revision(tmp_path / "versions"))
     assert upgrade == ["upgrade.sql"]
     assert downgrade == []

@@ -20,11 +20,12 @@ import pytest
 import sqlalchemy
 import sqlalchemy.pool
 from alembic import command
+from alembic.script import ScriptDirectory
 from pgchallenge import embedded, migrate
 from psycopg import sql
 
 BEFORE = "0008_write_engine"
-HEAD = "0009_privileges"
+HEAD = ScriptDirectory.from_config(migrate.alembic_config("")).get_current_head()
 KINDS = ("admin", "app", "reader")
 
 
