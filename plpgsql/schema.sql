@@ -212,14 +212,14 @@ CROSS JOIN LATERAL (
         ) AS is_reset
 ) AS r;
 
--- Claims and their reward grants, one row per claim (the claim id is the key, and the idempotency key
--- the reward worker sends to the game platform). claim_goal writes the row in the claim's own
+-- Claims and their reward grants, one row per claim (the player and the claim id are the key, and the
+-- idempotency key the reward worker sends to the game platform). claim_goal writes the row in the claim's own
 -- transaction; the reward is granted later, outside any claim transaction, by a worker that leases
 -- pending rows (lease_reward_grants) and records the result (finish_reward_grant). The reward is
 -- copied from the catalog at claim time, so a later config reload cannot change what a claim grants.
 -- Rows are kept after delivery: they are the claim history, and they answer a retried claim id.
 CREATE TABLE challenge.reward_grants (
-    claim_id text PRIMARY KEY
+    claim_id text NOT NULL
         CONSTRAINT reward_grants_claim_id_length CHECK (length(claim_id) BETWEEN 1 AND 100),
     user_id text NOT NULL
         CONSTRAINT reward_grants_user_id_length CHECK (length(user_id) BETWEEN 1 AND 100),
@@ -249,8 +249,15 @@ CREATE TABLE challenge.reward_grants (
     -- When the grant reached its final state, granted or failed.
     finished_at timestamptz,
     updated_at timestamptz NOT NULL,
+    -- What the reward worker sends the game platform as the grant's idempotency key, the same on every
+    -- attempt: the player and the claim id (length-prefixed, so no two pairs give one key), since claim
+    -- ids are unique per player only; the bare claim id for grants claimed before revision 0010, when
+    -- claim ids were unique across players (and a grant retried after the upgrade keeps its key).
+    idempotency_key text NOT NULL,
     CONSTRAINT reward_grants_finished_at_matches_state
-        CHECK ((finished_at IS NOT NULL) = (state <> 'pending'))
+        CHECK ((finished_at IS NOT NULL) = (state <> 'pending')),
+    -- Claim ids are unique per player: the key a table distributed by user_id can enforce.
+    CONSTRAINT reward_grants_pkey PRIMARY KEY (user_id, claim_id)
 );
 
 -- The pool lease_reward_grants takes from: only pending rows, oldest due first.
@@ -287,7 +294,8 @@ CREATE TYPE challenge.reward_grant AS (
     leased_by text,
     leased_until timestamptz,
     last_error text,
-    finished_at timestamptz
+    finished_at timestamptz,
+    idempotency_key text
 );
 
 -- The audit ledger: one row per change of a progress row (assignment, increment, absolute value,

@@ -52,7 +52,7 @@ CLAIM_GOAL: Final = (
 
 LEASE_REWARD_GRANTS: Final = "SELECT * FROM challenge.lease_reward_grants($1, $2, $3)"
 
-FINISH_REWARD_GRANT: Final = "SELECT * FROM challenge.finish_reward_grant($1, $2, $3)"
+FINISH_REWARD_GRANT: Final = "SELECT * FROM challenge.finish_reward_grant($1, $2, $3, $4)"
 
 SELECT_GOALS: Final = "SELECT * FROM challenge.select_goals($1, $2, $3::pg_catalog.text[], $4)"
 

@@ -151,10 +151,13 @@ class AsyncClient:
         return await self._all(q.LEASE_REWARD_GRANTS, [worker, limit, lease], class_row(RewardGrant))
 
     async def finish_reward_grant(
-        self, claim_id: str, granted: bool, error: str | None = None
+        self, user_id: str, claim_id: str, granted: bool, error: str | None = None
     ) -> RewardGrant:
-        """Record a grant attempt's result: granted, or retried later (failed after the last attempt)."""
-        return await self._one(q.FINISH_REWARD_GRANT, [claim_id, granted, error], class_row(RewardGrant))
+        """Record a grant attempt's result: granted, or retried later (failed after the last attempt).
+
+        The grant is the player's claim ``claim_id`` (claim ids are unique per player)."""
+        params = [user_id, claim_id, granted, error]
+        return await self._one(q.FINISH_REWARD_GRANT, params, class_row(RewardGrant))
 
     async def select_goals(
         self, user_id: str, challenge_id: str, goal_ids: Sequence[str], replace_existing: bool = False

@@ -149,9 +149,13 @@ class Client:
         """Lease up to ``limit`` due reward grants to ``worker`` (see ``RewardWorker``)."""
         return self._all(q.LEASE_REWARD_GRANTS, [worker, limit, lease], class_row(RewardGrant))
 
-    def finish_reward_grant(self, claim_id: str, granted: bool, error: str | None = None) -> RewardGrant:
-        """Record a grant attempt's result: granted, or retried later (failed after the last attempt)."""
-        return self._one(q.FINISH_REWARD_GRANT, [claim_id, granted, error], class_row(RewardGrant))
+    def finish_reward_grant(
+        self, user_id: str, claim_id: str, granted: bool, error: str | None = None
+    ) -> RewardGrant:
+        """Record a grant attempt's result: granted, or retried later (failed after the last attempt).
+
+        The grant is the player's claim ``claim_id`` (claim ids are unique per player)."""
+        return self._one(q.FINISH_REWARD_GRANT, [user_id, claim_id, granted, error], class_row(RewardGrant))
 
     def select_goals(
         self, user_id: str, challenge_id: str, goal_ids: Sequence[str], replace_existing: bool = False

@@ -110,11 +110,10 @@ class RewardGrant:
     leased_until: datetime | None
     last_error: str | None
     finished_at: datetime | None
-
-    @property
-    def idempotency_key(self) -> str:
-        """The key to send to the game platform with the grant: the claim id, the same on every attempt."""
-        return self.claim_id
+    # The key to send to the game platform with the grant, the same on every attempt: the player and the
+    # claim id, length-prefixed ("8:player-1:c-1"), as claim ids are unique per player only (the bare
+    # claim id for grants claimed before revision 0010, whose ids were unique across players).
+    idempotency_key: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,9 +8,9 @@ it missed a wake-up or a retry backoff ends), leases due grants with ``lease_rew
 the last attempt.
 
 Exactly once is shared between the database and the platform: the outbox holds one grant per claim, and
-every attempt for it carries the same idempotency key, ``reward.idempotency_key`` (the claim id). If a
-worker dies after the platform granted but before the result was recorded, the lease expires, another
-attempt sends the same key, and the platform answers "already done" without granting again; the outbox
+every attempt for it carries the same idempotency key, ``reward.idempotency_key`` (the player and the claim
+id). If a worker dies after the platform granted but before the result was recorded, the lease expires,
+another attempt sends the same key, and the platform answers "already done" without granting again; the outbox
 then records one granted row. ``grant`` must therefore pass the key to the platform, and raise on failure.
 
     def grant(reward: RewardGrant) -> None:
@@ -194,8 +194,9 @@ class RewardWorker:
                 reward.max_attempts,
                 exc,
             )
-            return client.finish_reward_grant(reward.claim_id, False, f"{type(exc).__name__}: {exc}")
-        return client.finish_reward_grant(reward.claim_id, True)
+            error = f"{type(exc).__name__}: {exc}"
+            return client.finish_reward_grant(reward.user_id, reward.claim_id, False, error)
+        return client.finish_reward_grant(reward.user_id, reward.claim_id, True)
 
     def _listen(self) -> None:
         if not self._listening:

@@ -1,4 +1,4 @@
-"""citus statements: statements a Citus cluster can plan (no function calls where Citus refuses them)
+"""citus statements: statements a Citus cluster can plan, and claim ids unique per player
 
 Revision ID: 0010_citus_statements
 Revises: 0009_privileges
@@ -7,6 +7,9 @@ get_progress, _remember_new_events and _rotate_rows become PL/pgSQL (Citus canno
 parameterised statement on a distributed table); set_goal_active, load_config, _rotate_rows and
 _advance_source take the time into a variable first, instead of calling now() / clock_timestamp() inside an
 UPDATE's CASE or an ON CONFLICT DO UPDATE SET list, and load_config's upserts take it from the inserted row.
+Reward grants are keyed by (user_id, claim_id): claim_goal replays per player, finish_reward_grant takes
+the player (a new signature), lease_reward_grants joins its leased grants back by the key and computes
+nothing in its CASEs that Citus refuses.
 """
 
 from __future__ import annotations
@@ -20,21 +23,30 @@ depends_on = None
 
 # Frozen copies made by scripts/new_revision.py; never edit them after this revision lands.
 UPGRADE_FILES = [
+    "upgrade.sql",
     "functions/get_progress.sql",
     "functions/set_goal_active.sql",
     "functions/load_config.sql",
     "functions/_advance_source.sql",
     "functions/_remember_new_events.sql",
     "functions/_rotate_rows.sql",
+    "functions/claim_goal.sql",
+    "functions/finish_reward_grant.sql",
+    "functions/lease_reward_grants.sql",
     "access.sql",
 ]
+# The key and finish_reward_grant's signature go back first (downgrade.sql), then the functions.
 DOWNGRADE_FILES = [
+    "downgrade.sql",
     "downgrade/functions/get_progress.sql",
     "downgrade/functions/set_goal_active.sql",
     "downgrade/functions/load_config.sql",
     "downgrade/functions/_advance_source.sql",
     "downgrade/functions/_remember_new_events.sql",
     "downgrade/functions/_rotate_rows.sql",
+    "downgrade/functions/claim_goal.sql",
+    "downgrade/functions/finish_reward_grant.sql",
+    "downgrade/functions/lease_reward_grants.sql",
     "access.sql",
 ]
 

@@ -5,15 +5,15 @@
 -- Claims a completed goal's reward, exactly once. Locks the player's row, then:
 --   - a p_claim_id already recorded for this (user, goal) returns that original claim with
 --     replayed = true, whatever happened to the row since (a retry after a lost answer must get the
---     answer it lost); a p_claim_id recorded for another (user, goal) raises CH003 (which one is not
---     said: the caller may act for this player only);
+--     answer it lost); a p_claim_id this player used for another goal raises CH003 (claim ids are
+--     unique per player: another player's claim with the same id is another claim);
 --   - otherwise checks, in this order: unknown or retired goal CH010 goal_not_found; no row, or not
 --     completed CH021 goal_not_completed; inactive CH020 goal_not_active; the goal's period rotated
 --     since completion and its onExpiry rule resets the row CH024 goal_rotated; a prerequisite without a
 --     completed or claimed row (over all the player's rows, any challenge) CH023
 --     prerequisites_not_met, the missing ids in DETAIL; already claimed CH022 goal_already_claimed.
 -- Then, in this transaction: marks the row claimed, writes a pending reward grant (the outbox row,
--- keyed by the claim id) and sends NOTIFY pgchallenge_reward_grants (payload: the claim id), which
+-- keyed by the player and the claim id) and sends NOTIFY pgchallenge_reward_grants (payload: the claim id), which
 -- PostgreSQL delivers at commit. Nothing outside the database is called here: the reward is granted
 -- later by a worker (lease_reward_grants / finish_reward_grant). Without p_claim_id a random UUID is
 -- the claim id (such a claim cannot be replayed: keep and send your own id to retry safely).
@@ -74,17 +74,19 @@ BEGIN
     v_has_row := FOUND;
 
     IF p_claim_id IS NOT NULL THEN
+        -- Claim ids are unique per player (the key a table distributed by user_id can enforce): another
+        -- player's claim with the same id is another claim.
         SELECT r.*
         INTO v_prior
         FROM challenge.reward_grants AS r
-        WHERE r.claim_id = p_claim_id;
+        WHERE r.user_id = p_user_id
+            AND r.claim_id = p_claim_id;
         IF FOUND THEN
-            IF v_prior.user_id <> p_user_id OR v_prior.goal_id <> p_goal_id THEN
+            IF v_prior.goal_id <> p_goal_id THEN
                 RAISE EXCEPTION USING
                     ERRCODE = 'CH003',
                     MESSAGE = format('invalid argument: claim id %s belongs to another claim', p_claim_id),
-                    -- Not which (player, goal): the caller may not see other players' claims.
-                    DETAIL = 'It was recorded for another (player, goal).',
+                    DETAIL = format('It claimed goal %s for this player.', v_prior.goal_id),
                     HINT = 'Use a new claim id for every (player, goal) claim; reuse it only to retry.';
             END IF;
             RETURN QUERY
@@ -189,15 +191,16 @@ BEGIN
             HINT = 'To retry a claim safely, send the same claim id again: it returns the original claim.';
     END IF;
 
-    -- The outbox row first: a claim id taken concurrently by another claim (a caller bug) makes this
-    -- insert wait for it and then do nothing, and the whole call fails before the row is touched.
+    -- The outbox row first: a claim id the player used concurrently for another goal (a caller bug)
+    -- makes this insert wait for it and then do nothing, and the whole call fails before the row is
+    -- touched.
     INSERT INTO challenge.reward_grants AS r (
         claim_id, user_id, goal_id, namespace, reward_type, reward_id, quantity, claimed_at,
-        state, available_at, updated_at
+        state, available_at, updated_at, idempotency_key
     )
     VALUES (
         v_claim_id, p_user_id, p_goal_id, v_namespace, v_reward_type, v_reward_id, v_quantity, v_now,
-        'pending', v_now, v_now
+        'pending', v_now, v_now, length(p_user_id)::text || ':' || p_user_id || ':' || v_claim_id
     )
     ON CONFLICT ON CONSTRAINT reward_grants_pkey DO NOTHING;
     IF NOT FOUND THEN

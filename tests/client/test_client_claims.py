@@ -95,18 +95,18 @@ def test_lease_and_finish_return_reward_grants(client: Client) -> None:
     assert isinstance(grant, RewardGrant)
     assert (grant.claim_id, grant.idempotency_key, grant.state, grant.attempts) == (
         "claim-1",
-        "claim-1",
+        f"{len(grant.user_id)}:{grant.user_id}:claim-1",
         "pending",
         1,
     )
     assert grant.leased_by == "worker-1" and grant.leased_until is not None
     assert client.lease_reward_grants("worker-2", 5) == []
-    retried = client.finish_reward_grant("claim-1", False, "503")
+    retried = client.finish_reward_grant(grant.user_id, "claim-1", False, "503")
     assert (retried.state, retried.last_error, retried.finished_at) == ("pending", "503", None)
-    done = client.finish_reward_grant("claim-1", True)
+    done = client.finish_reward_grant(grant.user_id, "claim-1", True)
     assert done.state == "granted" and done.finished_at is not None
     with pytest.raises(InvalidArgument):
-        client.finish_reward_grant("no-such-claim", True)
+        client.finish_reward_grant(grant.user_id, "no-such-claim", True)
 
 
 def test_selection_methods(client: Client) -> None:
@@ -140,7 +140,7 @@ def test_maintenance_methods(client: Client, db: psycopg.Connection[Any]) -> Non
         client.delete_user_data("u2")
     assert caught.value.detail == "Pending claims: c-u2."
     client.lease_reward_grants("w", 1)
-    client.finish_reward_grant("c-u2", True)
+    client.finish_reward_grant("u2", "c-u2", True)
     history = ledger_rows(db, "u2")
     assert history > 0
     assert client.delete_user_data("u2") == 5 + history  # 4 default rows, the granted claim, the ledger
@@ -188,7 +188,7 @@ def test_async_client_round_trip(db_url: str, client: Client) -> None:
                 await aclient.claim_goal("u1", "kill-3", "claim-b")
             [grant] = await aclient.lease_reward_grants("aw", 10)
             assert isinstance(grant, RewardGrant)
-            assert (await aclient.finish_reward_grant("claim-a", True)).state == "granted"
+            assert (await aclient.finish_reward_grant("u1", "claim-a", True)).state == "granted"
             rows = await aclient.select_goals("u9", "winter", ["optional-1"], True)
             assert [r.goal_id for r in rows] == ["optional-1"]
             picked = await aclient.random_select_goals("u9", "winter", 1, seed="x")

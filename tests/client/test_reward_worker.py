@@ -32,14 +32,14 @@ def make_due(db: psycopg.Connection[Any]) -> None:
     db.execute("UPDATE challenge.reward_grants SET available_at = now() WHERE state = 'pending'")
 
 
-def test_run_once_delivers_every_due_grant_with_the_claim_id_as_key(
+def test_run_once_delivers_every_due_grant_with_the_player_and_claim_id_as_key(
     client: Client, db: psycopg.Connection[Any], connect: Connect
 ) -> None:
     ids = claimed(client, "u1", "u2", "u3")
     seen: list[RewardGrant] = []
     worker = RewardWorker(seen.append, connect(), worker_id="w1", batch_size=2)
     assert worker.run_once() == WorkerPass(leased=3, granted=3)
-    assert sorted(r.idempotency_key for r in seen) == ids
+    assert sorted(r.idempotency_key for r in seen) == [f"2:u{i}:{c}" for i, c in enumerate(ids, 1)]
     assert {(r.user_id, r.reward_id, r.quantity) for r in seen} == {
         (u, "reward-kill-3", 1) for u in ("u1", "u2", "u3")
     }

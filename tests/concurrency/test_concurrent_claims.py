@@ -153,8 +153,8 @@ def test_a_worker_that_dies_mid_grant_is_replaced_and_the_reward_granted_once(
     done = second.run_once()
     assert (done.leased, done.granted) == (1, 1)
     # Same idempotency key both times, one grant on the platform, one granted row in the outbox.
-    assert platform.calls == {"claim-1": 2}
-    assert platform.granted == {"claim-1": 1}
+    assert platform.calls == {"2:u1:claim-1": 2}  # the same key on both attempts: the player and claim id
+    assert platform.granted == {"2:u1:claim-1": 1}
     assert grant_rows(race_db) == [("claim-1", "u1", "d-1", "granted")]
     attempts = race_db.execute("SELECT attempts, leased_by FROM challenge.reward_grants").fetchone()
     assert attempts == (2, None)
@@ -176,7 +176,7 @@ def test_two_workers_deliver_every_grant_exactly_once(
         return workers[i].run_once().granted
 
     assert sum(run_threads(2, work)) == 40
-    assert platform.calls == dict.fromkeys((f"claim-{u}" for u in users), 1)
+    assert platform.calls == dict.fromkeys((f"{len(u)}:{u}:claim-{u}" for u in users), 1)
     assert {row[3] for row in grant_rows(race_db)} == {"granted"}
 
 

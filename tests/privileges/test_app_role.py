@@ -171,7 +171,7 @@ def test_the_app_login_may_not_run_the_admin_or_reader_only_functions(
     calls: list[Callable[[], object]] = [
         lambda: app.load_config(CONFIG),
         lambda: app.lease_reward_grants("w", 1),
-        lambda: app.finish_reward_grant(f"claim-{player}", True),
+        lambda: app.finish_reward_grant(player, f"claim-{player}", True),
         lambda: app.delete_user_data(player),
         lambda: app.delete_expired_progress(),
         lambda: app.prune_processed_events(),
@@ -204,8 +204,8 @@ def test_the_admin_login_runs_the_outbox_maintenance_and_config(
     assert len(mine) == 1 and mine[0].leased_by == worker and mine[0].user_id == player
     for grant in leased:  # the others came from other tests: hand them back, untouched
         if grant.claim_id != claim_id:
-            admin.finish_reward_grant(grant.claim_id, False, "not this test's")
-    finished = admin.finish_reward_grant(claim_id, True)
+            admin.finish_reward_grant(grant.user_id, grant.claim_id, False, "not this test's")
+    finished = admin.finish_reward_grant(player, claim_id, True)
     assert finished.state == "granted"
 
     assert admin.delete_expired_progress() >= 0
@@ -281,7 +281,7 @@ def test_the_reader_login_reads_and_changes_nothing(
         ("load_config", lambda: reader.load_config(CONFIG)),
         ("set_ledger", lambda: reader.set_ledger(False)),
         ("lease_reward_grants", lambda: reader.lease_reward_grants("reader", 10)),
-        ("finish_reward_grant", lambda: reader.finish_reward_grant(claim_id, True)),
+        ("finish_reward_grant", lambda: reader.finish_reward_grant(player, claim_id, True)),
         ("delete_user_data", lambda: reader.delete_user_data(player)),
         ("delete_expired_progress", lambda: reader.delete_expired_progress(timedelta(0))),
         ("prune_processed_events", lambda: reader.prune_processed_events(timedelta(0))),

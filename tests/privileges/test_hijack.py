@@ -10,7 +10,6 @@ ids (stored as data, never run), error messages that must not name other players
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -367,64 +366,68 @@ def _assert_names_nobody(error: ChallengeError, *secrets: str) -> None:
             assert secret not in (text or ""), f"{secret!r} leaked in {text!r}"
 
 
-def test_a_claim_id_of_another_player_names_neither_player_nor_goal(connect_as: Connect) -> None:
-    tag = uuid.uuid4().hex[:10]
-    first, second, claim_id = f"alice-{tag}", f"bob-{tag}", f"shared-{tag}"
-    app = Client(connect_as("app"))
+def _two_players(app: Client, tag: str) -> tuple[str, str]:
+    first, second = f"alice-{tag}", f"bob-{tag}"
     for player in (first, second):
         app.initialize_player(player)
     app.set_goal_active(first, "pick-a", True)
     app.increment_progress(first, "pick-a", 1)
-    app.claim_goal(first, "pick-a", claim_id)
     app.set_progress_batch([SetItem(second, "level-10", 10)])
+    return first, second
 
-    with pytest.raises(InvalidArgument) as raised:
-        app.claim_goal(second, "level-10", claim_id)
-    _assert_names_nobody(raised.value, first, "pick-a")
+
+def test_a_claim_id_another_player_used_is_a_claim_of_its_own(connect_as: Connect) -> None:
+    """Claim ids are unique per player: reusing another player's id reveals nothing and takes nothing."""
+    tag = uuid.uuid4().hex[:10]
+    app = Client(connect_as("app"))
+    first, second = _two_players(app, tag)
+    claim_id = f"shared-{tag}"
+    app.claim_goal(first, "pick-a", claim_id)
+    claim = app.claim_goal(second, "level-10", claim_id)
+    assert (claim.user_id, claim.goal_id, claim.replayed) == (second, "level-10", False)
     after = app.get_progress(second, "level-10")
-    assert after is not None and after.status == "completed"  # nothing was claimed
+    assert after is not None and after.status == "claimed"
+    first_row = app.get_progress(first, "pick-a")
+    assert first_row is not None and first_row.status == "claimed"  # untouched by the second claim
 
 
-def test_a_claim_id_taken_concurrently_by_another_player_names_neither(
+def test_a_claim_id_of_another_goal_names_only_the_players_own_goal(connect_as: Connect) -> None:
+    tag = uuid.uuid4().hex[:10]
+    app = Client(connect_as("app"))
+    first, second = _two_players(app, tag)
+    claim_id = f"mine-{tag}"
+    app.claim_goal(first, "pick-a", f"other-{tag}")
+    app.set_progress_batch([SetItem(first, "level-10", 10)])
+    app.claim_goal(first, "level-10", claim_id)
+    app.set_goal_active(first, "pick-b", True)
+    app.increment_progress(first, "pick-b", 1)
+    with pytest.raises(InvalidArgument) as raised:
+        app.claim_goal(first, "pick-b", claim_id)
+    assert raised.value.detail == "It claimed goal level-10 for this player."
+    _assert_names_nobody(raised.value, second)
+
+
+def test_a_claim_id_another_player_holds_uncommitted_does_not_make_the_claim_wait(
     connect_as: Connect, superuser: psycopg.Connection[Any]
 ) -> None:
-    """The other path to CH003: the first claim is not committed yet when the second looks, so the second
-    waits on the outbox row's key, then finds it taken."""
+    """The keys differ ((player, claim id)), so a claim cannot wait on, or learn of, another player's."""
     tag = uuid.uuid4().hex[:10]
-    first, second, claim_id = f"alice-{tag}", f"bob-{tag}", f"race-{tag}"
     setup = Client(connect_as("app"))
-    for player in (first, second):
-        setup.initialize_player(player)
-    setup.set_goal_active(first, "pick-a", True)
-    setup.increment_progress(first, "pick-a", 1)
-    setup.set_progress_batch([SetItem(second, "level-10", 10)])
-
+    first, second = _two_players(setup, tag)
+    claim_id = f"race-{tag}"
     holder = connect_as("app", autocommit=False)
-    Client(holder).claim_goal(first, "pick-a", claim_id)  # open transaction: the key is taken, uncommitted
-    waiter = connect_as("app")
-    waiter_pid = waiter.info.backend_pid
-    outcome: list[BaseException | None] = []
-
-    def claim() -> None:
-        try:
-            Client(waiter).claim_goal(second, "level-10", claim_id)
-            outcome.append(None)
-        except BaseException as error:
-            outcome.append(error)
-
-    thread = threading.Thread(target=claim)
-    thread.start()
-    blocked = False
-    while not blocked and thread.is_alive():
-        row = superuser.execute(
-            "SELECT wait_event_type = 'Lock' FROM pg_catalog.pg_stat_activity WHERE pid = %s", [waiter_pid]
-        ).fetchone()
-        blocked = row == (True,)
-    assert blocked, f"the second claim did not wait for the first: {outcome}"
-    holder.commit()
-    thread.join()
-    assert len(outcome) == 1 and isinstance(outcome[0], InvalidArgument), outcome
-    _assert_names_nobody(outcome[0], first, "pick-a")
+    Client(holder).claim_goal(first, "pick-a", claim_id)  # open transaction: the first player's key
+    try:
+        waiter = connect_as("app")
+        waiter.execute("SET lock_timeout = '5s'")
+        claim = Client(waiter).claim_goal(second, "level-10", claim_id)
+        assert (claim.user_id, claim.replayed) == (second, False)
+    finally:
+        holder.rollback()
+    rows = superuser.execute(
+        "SELECT user_id FROM challenge.reward_grants WHERE claim_id = %s ORDER BY user_id", [claim_id]
+    ).fetchall()
+    assert rows == [(second,)]
 
 
 # --- the audit trail -------------------------------------------------------------------------------------

@@ -65,6 +65,7 @@ GRANT_COLUMNS = [
     "leased_until",
     "last_error",
     "finished_at",
+    "idempotency_key",
 ]
 
 
@@ -94,14 +95,26 @@ class QuestApi(Api):
             [worker, limit, lease],
         )
 
-    def finish(self, claim_id: str, granted: bool | None, error: str | Omit | None = OMIT) -> Row:
+    def finish(
+        self,
+        claim_id: str,
+        granted: bool | None,
+        error: str | Omit | None = OMIT,
+        *,
+        user_id: str | None = None,
+    ) -> Row:
+        """finish_reward_grant of the player's claim; the player is looked up when the claim id has one."""
+        if user_id is None:
+            owners = self.rows("SELECT user_id FROM challenge.reward_grants WHERE claim_id = %s", [claim_id])
+            user_id = owners[0]["user_id"] if len(owners) == 1 else "nobody"
         if error is OMIT:
             return self.row(
-                "SELECT * FROM challenge.finish_reward_grant(%s::text, %s::boolean)", [claim_id, granted]
+                "SELECT * FROM challenge.finish_reward_grant(%s::text, %s::text, %s::boolean)",
+                [user_id, claim_id, granted],
             )
         return self.row(
-            "SELECT * FROM challenge.finish_reward_grant(%s::text, %s::boolean, %s::text)",
-            [claim_id, granted, error],
+            "SELECT * FROM challenge.finish_reward_grant(%s::text, %s::text, %s::boolean, %s::text)",
+            [user_id, claim_id, granted, error],
         )
 
     def grants(self) -> list[Row]:

@@ -107,54 +107,7 @@ RULES: Final = (
 # function name) and the snippet the check reports. Fix one, then remove its entry; never add one without
 # a review (and a reason, in a comment).
 KNOWN_VIOLATIONS: Final[tuple[Violation, ...]] = (
-    # Rule 1 --------------------------------------------------------------------------------------------
-    # The claim id alone is the key (and the reward worker's idempotency key); distributed by user_id it
-    # must become (user_id, claim_id). claim_goal names the constraint (ON CONFLICT ON CONSTRAINT
-    # reward_grants_pkey) and looks a claim id up without the player; finish_reward_grant takes the claim
-    # id alone, so the worker must pass the player too.
-    Violation(UNIQUE_KEY, "challenge.reward_grants", "reward_grants_pkey: PRIMARY KEY (claim_id)"),
-    # Rule 4 --------------------------------------------------------------------------------------------
-    # timestamptz + interval is a STABLE operator (timestamptz_pl_interval), inside a CASE: compute the
-    # due time into a variable first.
-    Violation(
-        MUTABLE_IN_SET,
-        "finish_reward_grant",
-        "UPDATE challenge.reward_grants SET available_at = CASE ... timestamptz + interval ... END",
-    ),
-    Violation(
-        MUTABLE_IN_SET,
-        "lease_reward_grants",
-        "UPDATE challenge.reward_grants SET available_at = CASE ... timestamptz + interval ... END",
-    ),
-    Violation(
-        MUTABLE_IN_SET,
-        "lease_reward_grants",
-        "UPDATE challenge.reward_grants SET leased_until = CASE ... timestamptz + interval ... END",
-    ),
-    # concat_ws() and format() are STABLE (they call output functions), inside a CASE.
-    Violation(
-        MUTABLE_IN_SET,
-        "lease_reward_grants",
-        "UPDATE challenge.reward_grants SET last_error = CASE ... concat_ws() ... END",
-    ),
-    Violation(
-        MUTABLE_IN_SET,
-        "lease_reward_grants",
-        "UPDATE challenge.reward_grants SET last_error = CASE ... format() ... END",
-    ),
     # Rule 5 --------------------------------------------------------------------------------------------
-    # A grant is found by claim id alone: every shard is searched (and the key is not unique per shard).
-    Violation(
-        NOT_BY_USER_ID,
-        "finish_reward_grant",
-        "UPDATE challenge.reward_grants AS r WHERE r.claim_id = p_claim_id AND (r.state = 'pending' OR ...",
-    ),
-    # The leased grants are joined back by claim id: not a co-located join.
-    Violation(
-        NOT_BY_USER_ID,
-        "lease_reward_grants",
-        "UPDATE challenge.reward_grants AS r FROM picked AS k WHERE r.claim_id = k.claim_id",
-    ),
     # Dynamic SQL: a new day partition takes its rows out of ledger_default by time, every player at
     # once (into a table created plain, then attached). On Citus, making the partitions ahead of time
     # (e.g. Citus's create_time_partitions) leaves no rows in a default partition to move.

@@ -166,18 +166,32 @@ def test_another_claim_id_raises_already_claimed(qa: QuestApi) -> None:
     assert len(qa.grants()) == 1
 
 
-@pytest.mark.parametrize(
-    ("user_id", "goal_id"), [("u2", "q-kill"), ("u1", "q-gold")], ids=["other_player", "other_goal"]
-)
-def test_a_claim_id_of_another_claim_is_invalid(qa: QuestApi, user_id: str, goal_id: str) -> None:
+def test_a_claim_id_of_another_goal_of_the_player_is_invalid(qa: QuestApi) -> None:
     qa.complete("u1", "q-kill")
     qa.complete("u1", "q-gold")
-    qa.complete("u2", "q-kill")
     qa.claim("u1", "q-kill", "claim-1")
-    error = assert_sqlstate(claim_error(qa, user_id, goal_id, "claim-1"), "CH003")
-    assert "claim id claim-1 belongs to another claim" in str(error.diag.message_primary)
-    assert qa.must_get(user_id, goal_id)["status"] == "completed"
+    error = assert_sqlstate(claim_error(qa, "u1", "q-gold", "claim-1"), "CH003")
+    assert error.diag.message_primary == "invalid argument: claim id claim-1 belongs to another claim"
+    assert error.diag.message_detail == "It claimed goal q-kill for this player."
+    assert qa.must_get("u1", "q-gold")["status"] == "completed"
     assert len(qa.grants()) == 1
+
+
+def test_claim_ids_are_unique_per_player_only(qa: QuestApi) -> None:
+    """Another player's claim with the same id is another claim, with its own grant and key."""
+    qa.complete("u1", "q-kill")
+    qa.complete("u2", "q-kill")
+    first = qa.claim("u1", "q-kill", "claim-1")
+    second = qa.claim("u2", "q-kill", "claim-1")
+    assert (first["user_id"], first["replayed"]) == ("u1", False)
+    assert (second["user_id"], second["replayed"]) == ("u2", False)
+    assert qa.must_get("u2", "q-kill")["status"] == "claimed"
+    assert sorted((g["user_id"], g["claim_id"], g["idempotency_key"]) for g in qa.grants()) == [
+        ("u1", "claim-1", "2:u1:claim-1"),
+        ("u2", "claim-1", "2:u2:claim-1"),
+    ]
+    # Each replays as its own player's claim.
+    assert qa.claim("u2", "q-kill", "claim-1")["replayed"] is True
 
 
 # --- every refusal, with its code ---------------------------------------------------------------------------

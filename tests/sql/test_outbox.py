@@ -184,7 +184,9 @@ def test_finish_bad_arguments(qa: QuestApi) -> None:
     with pytest.raises(psycopg.Error) as caught:
         qa.finish("no-such-claim", True)
     error = assert_sqlstate(caught.value, "CH003")
-    assert error.diag.message_primary == "invalid argument: no reward grant for claim id no-such-claim"
+    assert error.diag.message_primary == (
+        "invalid argument: no reward grant for claim id no-such-claim of player nobody"
+    )
     with pytest.raises(psycopg.Error) as caught:
         qa.finish(claim_id, None)
     assert_sqlstate(caught.value, "CH003")

@@ -665,9 +665,9 @@ def test_status_reads_the_outbox_through_its_partial_indexes(qa: QuestApi, conne
     qa.conn.execute(
         """
         INSERT INTO challenge.reward_grants (claim_id, user_id, goal_id, namespace, reward_type, reward_id,
-            quantity, claimed_at, state, attempts, available_at, finished_at, updated_at)
+            quantity, claimed_at, state, attempts, available_at, finished_at, updated_at, idempotency_key)
         SELECT 'h-' || i, 'h-' || i, 'q-kill', 'default', 'ITEM', 'r', 1, now() - interval '1 day',
-               'granted', 1, now() - interval '1 day', now() - interval '1 day', now()
+               'granted', 1, now() - interval '1 day', now() - interval '1 day', now(), 'h-' || i
         FROM generate_series(1, 30000) AS i
         """
     )
