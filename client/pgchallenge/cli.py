@@ -44,8 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except psycopg.errors.InsufficientPrivilege as exc:
         # The functions are the only door, and each role kind opens some of them (README: Privileges).
         return _fail(
-            f"{str(exc).strip()} (connect as a member of the role kind that may run this:"
-            " see `pgchallenge roles show` and the README's privilege table)"
+            f"{str(exc).strip()} (connect as a member of the role kind that may run this, see the"
+            " README's privilege table; `pgchallenge roles` needs the role that migrated)"
         )
     except embedded.EmbeddedUnavailableError as exc:
         return _fail(str(exc))
@@ -359,7 +359,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
     with connect(args.database_url, autocommit=True) as conn:
         entries = Client(conn).explain_progress(args.user_id, args.goal_id)
     if not entries:
-        print(f"no recorded history for {args.user_id} / {args.goal_id} (is pgchallenge.ledger on?)")
+        print(
+            f"no recorded history for {args.user_id} / {args.goal_id}"
+            " (is the audit ledger on? see challenge.set_ledger)"
+        )
         return 0
     print(f"{'recorded at (UTC)':<24} {'operation':<10} {'progress':>15}  {'status':<25} events")
     for entry in entries:

@@ -13,8 +13,8 @@
 --     completed or claimed row (over all the player's rows, any challenge) CH023
 --     prerequisites_not_met, the missing ids in DETAIL; already claimed CH022 goal_already_claimed.
 -- Then, in this transaction: marks the row claimed, writes a pending reward grant (the outbox row,
--- keyed by the player and the claim id) and sends NOTIFY pgchallenge_reward_grants (payload: the claim id), which
--- PostgreSQL delivers at commit. Nothing outside the database is called here: the reward is granted
+-- keyed by the player and the claim id) and sends NOTIFY pgchallenge_reward_grants (payload: the claim
+-- id), which PostgreSQL delivers at commit. Nothing outside the database is called here: the reward is granted
 -- later by a worker (lease_reward_grants / finish_reward_grant). Without p_claim_id a random UUID is
 -- the claim id (such a claim cannot be replayed: keep and send your own id to retry safely).
 -- Concurrent claims of one row queue on its lock: one wins, the others see it claimed (CH022), or

@@ -6,8 +6,9 @@
 -- returns them. The worker grants each reward with its player and claim id as the idempotency key
 -- (claim ids are unique per player), then records the result with challenge.finish_reward_grant. A
 -- lease that ends without a result (the worker died or hung) returns the grant to the pool, and the
--- next lease hands it out again with the same key. Each lease counts as an attempt; a grant whose lease expired on its last attempt (max_attempts,
--- default 10) is left failed instead of being leased again. Rows locked by a concurrent lease are
+-- next lease hands it out again with the same key. Each lease counts as an attempt; a grant whose
+-- lease expired on its last attempt (max_attempts, default 10) is left failed instead of being leased
+-- again. Rows locked by a concurrent lease are
 -- skipped (FOR UPDATE SKIP LOCKED), so workers never wait for each other or get the same grant.
 -- Returns fewer rows than p_limit only when fewer are due. Bad arguments raise CH003.
 CREATE OR REPLACE FUNCTION challenge.lease_reward_grants(
@@ -85,8 +86,12 @@ BEGIN
             RETURNING r.user_id, r.claim_id, k.exhausted
         )
         SELECT
-            coalesce(array_agg(c.user_id ORDER BY c.user_id, c.claim_id) FILTER (WHERE NOT c.exhausted), '{}'),
-            coalesce(array_agg(c.claim_id ORDER BY c.user_id, c.claim_id) FILTER (WHERE NOT c.exhausted), '{}'),
+            coalesce(
+                array_agg(c.user_id ORDER BY c.user_id, c.claim_id) FILTER (WHERE NOT c.exhausted), '{}'
+            ),
+            coalesce(
+                array_agg(c.claim_id ORDER BY c.user_id, c.claim_id) FILTER (WHERE NOT c.exhausted), '{}'
+            ),
             count(*)
         INTO v_batch_users, v_batch_claims, v_picked
         FROM changed AS c;
