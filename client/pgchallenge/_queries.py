@@ -66,6 +66,8 @@ DELETE_USER_DATA: Final = "SELECT challenge.delete_user_data($1)"
 
 EXPLAIN_PROGRESS: Final = "SELECT * FROM challenge.explain_progress($1, $2)"
 
+GET_ROTATION_STATUS: Final = "SELECT * FROM challenge.get_rotation_status($1)"
+
 STATUS: Final = "SELECT metric, labels, value, exact, help FROM challenge.status()"
 
 SET_LEDGER: Final = "SELECT challenge.set_ledger($1)"

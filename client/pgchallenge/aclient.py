@@ -38,6 +38,7 @@ from pgchallenge.models import (
     IncrementItem,
     LedgerEntry,
     RewardGrant,
+    RotationStatus,
     SetItem,
     SourcePosition,
     StatusMetric,
@@ -202,6 +203,10 @@ class AsyncClient:
     async def set_ledger(self, enabled: bool) -> bool:
         """Switch the audit ledger on or off for the whole deployment (role admin); returns the new state."""
         return bool(await self._one(q.SET_LEDGER, [enabled], scalar_row))
+
+    async def get_rotation_status(self, challenge_id: str) -> RotationStatus:
+        """The challenge's current rotation period (``enabled`` False when none of its goals rotates)."""
+        return await self._one(q.GET_ROTATION_STATUS, [challenge_id], class_row(RotationStatus))
 
     async def status(self) -> list[StatusMetric]:
         """The system's health, one metric per row (``challenge.status``; roles reader and admin)."""

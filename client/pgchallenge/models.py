@@ -372,6 +372,24 @@ class ConfigResult:
 
 
 @dataclass(frozen=True, slots=True)
+class RotationStatus:
+    """What ``get_rotation_status`` returns: a challenge's current rotation period.
+
+    ``enabled`` is False (and the rest None) when no goal of the challenge rotates; otherwise the period
+    is that of its first rotating goal, and ``seconds_left`` counts down to ``period_end``."""
+
+    challenge_id: str
+    enabled: bool
+    goal_id: str | None
+    schedule: str | None
+    period_start: datetime | None
+    period_end: datetime | None
+    seconds_left: int | None
+    next_period_start: datetime | None
+    next_period_end: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class StatusMetric:
     """One row of ``challenge.status``: a metric named for Prometheus, its labels and value.
 
@@ -420,6 +438,9 @@ class SetItem:
     value: int
     event_id: str | None = None
     occurred_at: datetime | None = None
+    # The value's change since the last report (0..1,000,000), when the platform sends it: a goal with
+    # progressMode relative takes its baseline from it (value - inc) instead of from the first value.
+    inc: int | None = None
 
     def __post_init__(self) -> None:
         if self.occurred_at is not None:
@@ -431,6 +452,7 @@ class SetItem:
                 "user_id": self.user_id,
                 "goal_id": self.goal_id,
                 "value": self.value,
+                "inc": self.inc,
                 "event_id": self.event_id,
                 "occurred_at": self.occurred_at,
             }

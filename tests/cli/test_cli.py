@@ -6,6 +6,8 @@ import io
 import json
 import re
 import shlex
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -190,3 +192,12 @@ def test_unreachable_database_is_a_one_line_error(
     assert out == ""
     assert err.startswith("error: ")
     assert "Traceback" not in err
+
+
+def test_python_dash_m_runs_the_same_command() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "pgchallenge", "--help"], capture_output=True, text=True, check=False
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.startswith("usage: pgchallenge ")
+    assert "migrate" in completed.stdout and "status" in completed.stdout

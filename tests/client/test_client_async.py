@@ -18,6 +18,7 @@ from pgchallenge import (
     GoalProgress,
     IncrementItem,
     InvalidBatch,
+    RotationStatus,
     SetItem,
     WriteResult,
     async_connect,
@@ -106,3 +107,23 @@ def test_async_and_sync_clients_agree(db_url: str, client: Client) -> None:
             return await AsyncClient(aconn).get_user_progress("u1")
 
     assert asyncio.run(read()) == client.get_user_progress("u1")
+
+
+def test_rotation_status_through_both_clients(db_url: str, client: Client) -> None:
+    status = client.get_rotation_status("winter")
+    assert isinstance(status, RotationStatus)
+    assert (status.challenge_id, status.enabled, status.goal_id, status.seconds_left) == (
+        "winter",
+        False,
+        None,
+        None,
+    )
+    with pytest.raises(ChallengeNotFound):
+        client.get_rotation_status("no-such-challenge")
+
+    async def read() -> RotationStatus:
+        aconn = await async_connect(db_url, autocommit=True)
+        async with aconn:
+            return await AsyncClient(aconn).get_rotation_status("winter")
+
+    assert asyncio.run(read()) == status

@@ -203,3 +203,13 @@ def test_config_result_from_json() -> None:
         }
     )
     assert result == ConfigResult(1, 2, ("a",), ("b",), (), version=3, digest="ab")
+
+
+def test_set_item_sends_inc_only_when_given() -> None:
+    assert SetItem("u1", "level", 7).to_json() == {"user_id": "u1", "goal_id": "level", "value": 7}
+    assert SetItem("u1", "level", 7, inc=2).to_json() == {
+        "user_id": "u1",
+        "goal_id": "level",
+        "value": 7,
+        "inc": 2,
+    }
