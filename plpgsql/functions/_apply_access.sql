@@ -86,28 +86,27 @@ BEGIN
             HINT = 'Give every public function a rule in plpgsql/functions/_access_rules.sql.';
     END IF;
 
+    -- Everything off first, then on exactly what the rules name.
     REVOKE ALL ON SCHEMA challenge FROM PUBLIC;
     REVOKE ALL ON ALL TABLES IN SCHEMA challenge FROM PUBLIC;
     REVOKE ALL ON ALL SEQUENCES IN SCHEMA challenge FROM PUBLIC;
+    REVOKE ALL ON ALL FUNCTIONS IN SCHEMA challenge FROM PUBLIC;
     FOREACH v_role IN ARRAY v_existing LOOP
         EXECUTE format('REVOKE ALL ON SCHEMA challenge FROM %I', v_role);
         EXECUTE format('REVOKE ALL ON ALL TABLES IN SCHEMA challenge FROM %I', v_role);
         EXECUTE format('REVOKE ALL ON ALL SEQUENCES IN SCHEMA challenge FROM %I', v_role);
+        EXECUTE format('REVOKE ALL ON ALL FUNCTIONS IN SCHEMA challenge FROM %I', v_role);
         EXECUTE format('GRANT USAGE ON SCHEMA challenge TO %I', v_role);
     END LOOP;
 
     FOR v_function IN
         SELECT p.oid::regprocedure AS signature, r.roles
         FROM pg_catalog.pg_proc AS p
-        LEFT JOIN challenge._access_rules() AS r ON r.function_name = p.proname
+        JOIN challenge._access_rules() AS r ON r.function_name = p.proname
         WHERE p.pronamespace = 'challenge'::regnamespace
         ORDER BY p.proname, p.oid
     LOOP
-        EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', v_function.signature);
-        FOREACH v_role IN ARRAY v_existing LOOP
-            EXECUTE format('REVOKE ALL ON FUNCTION %s FROM %I', v_function.signature, v_role);
-        END LOOP;
-        FOREACH v_kind IN ARRAY coalesce(v_function.roles, '{}'::text[]) LOOP
+        FOREACH v_kind IN ARRAY v_function.roles LOOP
             v_role := CASE v_kind WHEN 'app' THEN v_app WHEN 'reader' THEN v_reader ELSE v_admin END;
             IF v_role = ANY (v_existing) THEN
                 EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', v_function.signature, v_role);

@@ -31,7 +31,6 @@ SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
     v_now timestamptz := now();
-    v_events_pages double precision;
     v_progress_rows double precision;
     v_progress_exact boolean;
 BEGIN
@@ -61,8 +60,6 @@ BEGIN
              'Age of the oldest claim whose reward grant is still pending (0 when none is).')
     ) AS m (metric, labels, value, help);
 
-    v_events_pages := pg_relation_size('challenge.processed_events')
-        / current_setting('block_size')::double precision;
     RETURN QUERY
     SELECT
         m.metric, '{}'::jsonb, m.value, m.exact, m.help
@@ -74,7 +71,8 @@ BEGIN
     CROSS JOIN LATERAL (
         SELECT
             (SELECT min(x.processed_at) FROM challenge.processed_events_legacy AS x) AS legacy_oldest,
-            CASE WHEN v_events_pages <= 128
+            -- A table _table_rows counted is small enough to read its minimum too.
+            CASE WHEN e.exact
                 THEN (SELECT min(x.processed_at) FROM challenge.processed_events AS x)
                 ELSE (
                     SELECT least(
@@ -86,7 +84,7 @@ BEGIN
                         AND s.attname = 'processed_at'
                 )
             END AS oldest,
-            v_events_pages > 128 AND NOT EXISTS (
+            NOT e.exact AND NOT EXISTS (
                 SELECT FROM pg_catalog.pg_stats AS s
                 WHERE s.schemaname = 'challenge' AND s.tablename = 'processed_events'
                     AND s.attname = 'processed_at'
@@ -100,7 +98,7 @@ BEGIN
              CASE WHEN NOT a.unknown THEN coalesce(
                  extract(epoch FROM v_now - least(a.legacy_oldest, a.oldest)), 0
              )::double precision END,
-             v_events_pages <= 128,
+             e.exact,
              'Age of the oldest remembered event id (0 when none is); from the statistics on a large table.')
     ) AS m (metric, value, exact, help);
 
@@ -163,11 +161,12 @@ BEGIN
         v_progress_exact,
         'Progress rows by status (not_started, in_progress, completed, claimed).'
     FROM unnest(ARRAY['not_started', 'in_progress', 'completed', 'claimed']) WITH ORDINALITY AS s (status, ord)
-    LEFT JOIN LATERAL (
-        SELECT count(*) AS rows_now
+    LEFT JOIN (
+        SELECT p.status, count(*) AS rows_now
         FROM challenge.progress AS p
-        WHERE v_progress_exact AND p.status = s.status
-    ) AS c ON true
+        WHERE v_progress_exact
+        GROUP BY p.status
+    ) AS c ON c.status = s.status
     LEFT JOIN LATERAL (
         SELECT v.freq
         FROM pg_catalog.pg_stats AS ps

@@ -27,7 +27,7 @@ PINNED_SEARCH_PATH: Final = "SET search_path = pg_catalog, pg_temp"
 # The functions that run dynamic SQL, and how many EXECUTE statements each has. Adding one is a decision:
 # review it (identifiers through %I, values through %L or USING), then add it here.
 DYNAMIC_SQL: Final[dict[str, int]] = {
-    "_apply_access": 7,  # REVOKE / GRANT on the schema, its tables, sequences and functions
+    "_apply_access": 6,  # REVOKE / GRANT on the schema, its tables, sequences and functions
     "_table_rows": 1,  # count(*) of a small table, for challenge.status
     "create_ledger_partitions": 3,  # CREATE TABLE, move the day's rows, ATTACH PARTITION
     "prune_ledger": 1,  # DROP TABLE of an old day partition

@@ -3,14 +3,9 @@
 -- the default privileges it changed are restored, and its tables go.
 DO $access$
 DECLARE
-    v_function regprocedure;
     v_role record;
 BEGIN
-    FOR v_function IN
-        SELECT p.oid::regprocedure FROM pg_catalog.pg_proc AS p WHERE p.pronamespace = 'challenge'::regnamespace
-    LOOP
-        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO PUBLIC', v_function);
-    END LOOP;
+    GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA challenge TO PUBLIC;
     FOR v_role IN SELECT r.role_name, r.created_by_migration FROM challenge.deployment_roles AS r ORDER BY r.kind LOOP
         IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles AS r WHERE r.rolname = v_role.role_name) THEN
             CONTINUE;
