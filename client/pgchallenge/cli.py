@@ -18,7 +18,7 @@ from pathlib import Path
 import psycopg
 import sqlalchemy.exc
 
-from pgchallenge import ChallengeError, Client, connect, embedded, migrate, roles
+from pgchallenge import ChallengeError, Client, citus, connect, embedded, migrate, roles
 from pgchallenge.connection import resolve_database_url
 from pgchallenge.metrics import prometheus_text, status_table
 
@@ -217,6 +217,18 @@ def build_parser() -> argparse.ArgumentParser:
         _add_database_url(change)
         change.set_defaults(handler=cmd_roles_change, roles_action=action)
 
+    citus_cmd = commands.add_parser("citus", help="run on a Citus cluster: distribute a migrated database")
+    citus_actions = citus_cmd.add_subparsers(dest="citus_action", required=True, metavar="ACTION")
+    distribute = citus_actions.add_parser(
+        "distribute",
+        help="distribute the migrated database on the Citus coordinator by player (docs/citus.md)",
+    )
+    distribute.add_argument(
+        "--sql", action="store_true", help="print the statements instead of running them (for review)"
+    )
+    _add_database_url(distribute)
+    distribute.set_defaults(handler=cmd_citus_distribute)
+
     db = commands.add_parser("db", help="manage the embedded PostgreSQL server")
     db.add_argument(
         "action",
@@ -413,6 +425,24 @@ def cmd_roles_change(args: argparse.Namespace) -> int:
             return _fail(str(exc).strip())
     done = "is now a member of" if args.roles_action == "grant" else "is no longer a member of"
     print(f"{args.role} {done} {group} ({args.kind})")
+    return 0
+
+
+def cmd_citus_distribute(args: argparse.Namespace) -> int:
+    with connect(args.database_url, autocommit=True) as conn:
+        try:
+            statements = citus.plan(conn).statements()
+        except citus.DistributionError as exc:
+            return _fail(str(exc))
+        if args.sql:
+            print("\n".join(statements))
+            return 0
+        for statement in statements:
+            print(statement, flush=True)
+            conn.execute(statement)
+    print(
+        f"distributed: {len(statements)} statement(s)" if statements else "already distributed: nothing to do"
+    )
     return 0
 
 

@@ -61,7 +61,7 @@ BEGIN
     WITH write AS (
         SELECT
             w.*,
-            w.event_id IS NOT NULL AND NOT coalesce(p_fresh[w.ord], true) AS is_duplicate,
+            d.is_duplicate,
             challenge._period_start(w.period_schedule, w.occurred_at) AS write_period,
             -- The UTC day a once-per-day goal (daily: true) counts the increment for; NULL otherwise.
             CASE WHEN w.is_daily AND NOT w.is_set THEN (w.occurred_at AT TIME ZONE 'UTC')::date END AS counted_day,
@@ -69,8 +69,14 @@ BEGIN
             -- first increment, the newest value before this one. Most writes (increments of goals
             -- without periods) need none, and skip the sort and the windows below.
             -- Never NULL (a write of an unknown goal has no catalog facts): each write takes one branch.
-            coalesce(w.period_schedule IS NOT NULL OR w.is_daily OR w.is_set, false) AS sees_others
+            coalesce(w.period_schedule IS NOT NULL OR w.is_daily OR w.is_set, false) AS sees_others,
+            -- Whether the write is judged against its row: its goal is known and its event id new. The
+            -- others' outcome is decided without one.
+            coalesce(w.is_known AND NOT d.is_duplicate, false) AS reads_row
         FROM challenge._writes_in_catalog(p_writes) AS w
+        CROSS JOIN LATERAL (
+            SELECT w.event_id IS NOT NULL AND NOT coalesce(p_fresh[w.ord], true) AS is_duplicate
+        ) AS d
     ),
     windowed AS (
         SELECT
@@ -80,48 +86,48 @@ BEGIN
             w.counted_day IS DISTINCT FROM lag(w.counted_day) OVER earlier AS first_of_day,
             max(w.occurred_at) OVER earlier AS newest_before
         FROM write AS w
-        WHERE w.sees_others
+        WHERE w.reads_row AND w.sees_others
         WINDOW
-            per_row AS (PARTITION BY w.user_id, w.goal_id, w.is_duplicate),
+            per_row AS (PARTITION BY w.user_id, w.goal_id),
             -- lag ignores the frame: both functions share one window, so one pass computes them.
             earlier AS (per_row ORDER BY w.counted_day, w.ord ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
     ),
-    every_write AS (
-        SELECT * FROM windowed
+    -- The rows, read once by key, without a lock: an inner join on (user_id, goal_id), which Citus pushes
+    -- to every shard with the writes sent along (an outer or lateral join from the writes would make it
+    -- fetch the whole table first). A write whose row does not exist joins none and is not judged here:
+    -- its outcome is added at the end (every_outcome).
+    read AS (
+        SELECT
+            s.*,
+            p.is_active AS row_active,
+            p.status AS row_status,
+            p.progress AS row_progress,
+            p.last_counted_day AS row_last_counted_day,
+            p.last_value_at AS row_last_value_at,
+            p.baseline AS row_baseline,
+            p.period_start AS row_period_start
+        FROM (
+            SELECT * FROM windowed
+            UNION ALL
+            SELECT w.*, NULL::timestamptz, true, NULL::timestamptz
+            FROM write AS w
+            WHERE w.reads_row AND NOT w.sees_others
+        ) AS s
+        JOIN challenge.progress AS p ON p.user_id = s.user_id AND p.goal_id = s.goal_id
         UNION ALL
-        SELECT w.*, NULL::timestamptz, true, NULL::timestamptz
+        SELECT
+            w.*, NULL::timestamptz, true, NULL::timestamptz,
+            NULL::boolean, NULL::text, NULL::integer, NULL::date, NULL::timestamptz, NULL::integer, NULL::timestamptz
         FROM write AS w
-        WHERE NOT w.sees_others
+        WHERE NOT w.reads_row
     ),
     state AS (
         SELECT
             s.*,
-            r.row_active,
-            r.row_status,
-            r.row_progress,
-            r.row_last_counted_day,
-            r.row_last_value_at,
-            r.row_baseline,
-            r.row_period_start,
-            coalesce(s.call_period > coalesce(r.row_period_start, '-infinity'), false) AS rotates,
-            challenge._resets(r.row_period_start, r.row_status, s.period_resets, s.period_reselects, s.call_period)
+            coalesce(s.call_period > coalesce(s.row_period_start, '-infinity'), false) AS rotates,
+            challenge._resets(s.row_period_start, s.row_status, s.period_resets, s.period_reselects, s.call_period)
                 AS resets
-        FROM every_write AS s
-        LEFT JOIN LATERAL (
-            SELECT
-                p.is_active AS row_active,
-                p.status AS row_status,
-                p.progress AS row_progress,
-                p.last_counted_day AS row_last_counted_day,
-                p.last_value_at AS row_last_value_at,
-                p.baseline AS row_baseline,
-                p.period_start AS row_period_start
-            FROM challenge.progress AS p
-            WHERE p.user_id = s.user_id
-                AND p.goal_id = s.goal_id
-                AND s.is_known
-                AND NOT s.is_duplicate
-        ) AS r ON true
+        FROM read AS s
     ),
     judged AS (
         SELECT
@@ -265,15 +271,27 @@ BEGIN
         FROM updated AS u
         WHERE p_ledger
         ORDER BY u.user_id, u.goal_id
+    ),
+    every_outcome AS (
+        SELECT j.ord, j.outcome FROM judged AS j
+        UNION ALL
+        -- The writes that found no row to read (the check before the scan runs once): not assigned.
+        SELECT w.ord, challenge._outcome(true, false, false, NULL, NULL, NULL, NULL, NULL)
+        FROM write AS w
+        WHERE (SELECT count(*) FROM judged) < cardinality(p_writes)
+            AND w.reads_row
+            AND w.ord NOT IN (SELECT j.ord FROM judged AS j)
     )
     SELECT
         coalesce((
             SELECT jsonb_object_agg(n.outcome, n.writes)
-            FROM (SELECT j.outcome, count(*) AS writes FROM judged AS j WHERE j.outcome <> 'applied' GROUP BY j.outcome) AS n
+            FROM (
+                SELECT o.outcome, count(*) AS writes FROM every_outcome AS o WHERE o.outcome <> 'applied' GROUP BY o.outcome
+            ) AS n
         ), '{}'::jsonb)
             -- Applied: the writes of the rows actually updated (the others are judged again below).
             || jsonb_build_object('applied', (SELECT coalesce(sum(u.applied), 0) FROM updated AS u)),
-        CASE WHEN p_detail THEN (SELECT array_agg(j.outcome ORDER BY j.ord) FROM judged AS j) END,
+        CASE WHEN p_detail THEN (SELECT array_agg(o.outcome ORDER BY o.ord) FROM every_outcome AS o) END,
         (SELECT array_agg(u.user_id ORDER BY u.user_id, u.goal_id) FROM updated AS u WHERE u.newly_completed),
         (SELECT array_agg(u.goal_id ORDER BY u.user_id, u.goal_id) FROM updated AS u WHERE u.newly_completed),
         -- The applied writes of rows another writer changed in between (evaluated only when there are any).

@@ -8,8 +8,10 @@
 -- lease that ends without a result (the worker died or hung) returns the grant to the pool, and the
 -- next lease hands it out again with the same key. Each lease counts as an attempt; a grant whose
 -- lease expired on its last attempt (max_attempts, default 10) is left failed instead of being leased
--- again. Rows locked by a concurrent lease are
--- skipped (FOR UPDATE SKIP LOCKED), so workers never wait for each other or get the same grant.
+-- again. Rows locked by a concurrent lease are skipped (FOR UPDATE SKIP LOCKED), so workers never wait
+-- for each other or get the same grant. On a Citus cluster, which cannot lock rows across shards, the
+-- lease re-checks each grant instead (challenge._row_lock): no grant is leased twice, and concurrent
+-- leases wait for each other.
 -- Returns fewer rows than p_limit only when fewer are due. Bad arguments raise CH003.
 CREATE OR REPLACE FUNCTION challenge.lease_reward_grants(
     p_worker text,
@@ -46,58 +48,67 @@ BEGIN
     END IF;
     v_lease_until := v_now + p_lease;
 
-    -- Usually one pass. Another pass runs only when the last one also met exhausted grants (which it
-    -- failed instead of leasing) and more may be due, so a run of those cannot starve the caller.
+    -- Usually one pass; see the end of the loop for when another runs, so that a run of exhausted grants
+    -- cannot starve the caller.
     LOOP
-        WITH picked AS (
+        -- Dynamic SQL for the row-lock clause only (challenge._row_lock: none on a Citus cluster); the
+        -- update re-checks that each grant is still pending and due, so no grant is leased twice.
+        EXECUTE format(
+            $statement$
+            WITH picked AS (
+                SELECT r.user_id, r.claim_id
+                FROM challenge.reward_grants AS r
+                WHERE r.state = 'pending'
+                    AND r.available_at <= $1
+                ORDER BY r.available_at, r.user_id, r.claim_id
+                LIMIT $2
+                %s
+            ),
+            changed AS (
+                UPDATE challenge.reward_grants AS r
+                SET
+                    state = CASE WHEN r.attempts >= r.max_attempts THEN 'failed' ELSE 'pending' END,
+                    attempts = r.attempts + CASE WHEN r.attempts >= r.max_attempts THEN 0 ELSE 1 END,
+                    -- The lease end doubles as the time the grant is due again: an expired lease needs
+                    -- no sweeper, the grant is simply in the pool once more.
+                    available_at = CASE WHEN r.attempts >= r.max_attempts THEN r.available_at ELSE $4 END,
+                    leased_by = CASE WHEN r.attempts >= r.max_attempts THEN r.leased_by ELSE $3 END,
+                    leased_until = CASE WHEN r.attempts >= r.max_attempts THEN NULL ELSE $4 END,
+                    -- Plain concatenation (immutable), not format() or concat_ws(): Citus refuses a
+                    -- non-immutable call inside a CASE of SET.
+                    last_error = CASE
+                        WHEN r.attempts >= r.max_attempts THEN coalesce(r.last_error || '; ', '')
+                            || 'lease of ' || coalesce(r.leased_by, '') || ' expired on the last attempt'
+                        ELSE r.last_error
+                    END,
+                    finished_at = CASE WHEN r.attempts >= r.max_attempts THEN $1 END,
+                    updated_at = $1
+                FROM picked AS k
+                WHERE r.user_id = k.user_id
+                    AND r.claim_id = k.claim_id
+                    AND r.state = 'pending'
+                    AND r.available_at <= $1
+                RETURNING r.user_id, r.claim_id, r.state = 'failed' AS exhausted
+            )
             SELECT
-                r.user_id,
-                r.claim_id,
-                r.attempts >= r.max_attempts AS exhausted
-            FROM challenge.reward_grants AS r
-            WHERE r.state = 'pending'
-                AND r.available_at <= v_now
-            ORDER BY r.available_at, r.user_id, r.claim_id
-            LIMIT p_limit - cardinality(v_leased_claims)
-            FOR UPDATE OF r SKIP LOCKED
-        ),
-        changed AS (
-            UPDATE challenge.reward_grants AS r
-            SET
-                state = CASE WHEN k.exhausted THEN 'failed' ELSE 'pending' END,
-                attempts = r.attempts + CASE WHEN k.exhausted THEN 0 ELSE 1 END,
-                -- The lease end doubles as the time the grant is due again: an expired lease needs
-                -- no sweeper, the grant is simply in the pool once more.
-                available_at = CASE WHEN k.exhausted THEN r.available_at ELSE v_lease_until END,
-                leased_by = CASE WHEN k.exhausted THEN r.leased_by ELSE p_worker END,
-                leased_until = CASE WHEN k.exhausted THEN NULL ELSE v_lease_until END,
-                -- Plain concatenation (immutable), not format() or concat_ws(): Citus refuses a
-                -- non-immutable call inside a CASE of SET.
-                last_error = CASE
-                    WHEN k.exhausted THEN coalesce(r.last_error || '; ', '')
-                        || 'lease of ' || coalesce(r.leased_by, '') || ' expired on the last attempt'
-                    ELSE r.last_error
-                END,
-                finished_at = CASE WHEN k.exhausted THEN v_now END,
-                updated_at = v_now
-            FROM picked AS k
-            WHERE r.user_id = k.user_id
-                AND r.claim_id = k.claim_id
-            RETURNING r.user_id, r.claim_id, k.exhausted
+                coalesce(
+                    array_agg(c.user_id ORDER BY c.user_id, c.claim_id) FILTER (WHERE NOT c.exhausted), '{}'
+                ),
+                coalesce(
+                    array_agg(c.claim_id ORDER BY c.user_id, c.claim_id) FILTER (WHERE NOT c.exhausted), '{}'
+                ),
+                (SELECT count(*) FROM picked)
+            FROM changed AS c
+            $statement$,
+            challenge._row_lock('r')
         )
-        SELECT
-            coalesce(
-                array_agg(c.user_id ORDER BY c.user_id, c.claim_id) FILTER (WHERE NOT c.exhausted), '{}'
-            ),
-            coalesce(
-                array_agg(c.claim_id ORDER BY c.user_id, c.claim_id) FILTER (WHERE NOT c.exhausted), '{}'
-            ),
-            count(*)
         INTO v_batch_users, v_batch_claims, v_picked
-        FROM changed AS c;
+        USING v_now, p_limit - cardinality(v_leased_claims), p_worker, v_lease_until;
 
         v_leased_users := v_leased_users || v_batch_users;
         v_leased_claims := v_leased_claims || v_batch_claims;
+        -- Another pass only when this one leased fewer grants than it picked: it met exhausted grants
+        -- (failed instead of leased), or, without row locks, grants another lease took in between.
         EXIT WHEN cardinality(v_batch_claims) = v_picked
             OR cardinality(v_leased_claims) >= p_limit;
     END LOOP;

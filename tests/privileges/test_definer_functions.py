@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,13 +32,20 @@ DYNAMIC_SQL: Final[dict[str, int]] = {
     "_table_rows": 1,  # count(*) of a small table, for challenge.status
     "create_ledger_partitions": 3,  # CREATE TABLE, move the day's rows, ATTACH PARTITION
     "prune_ledger": 1,  # DROP TABLE of an old day partition
+    # The row-lock clause (challenge._row_lock) of a statement that picks rows of many players.
+    "lease_reward_grants": 1,
+    "delete_expired_progress": 1,
+    "prune_processed_events": 1,
 }
 # The arguments a %s placeholder may take, per function, and the type that makes them safe: regclass and
 # regprocedure print as quoted, schema-qualified names. Each is checked in the source (see _declares).
+# Besides these, any function may format in challenge._row_lock('alias') (ROW_LOCK_CLAUSE): it returns
+# nothing or a fixed clause whose alias it quotes with %I.
 PERCENT_S_ARGUMENTS: Final[dict[str, dict[str, str]]] = {
     "_apply_access": {"v_function.signature": "regprocedure"},
     "_table_rows": {"p_table": "regclass"},
 }
+ROW_LOCK_CLAUSE: Final = re.compile(r"challenge\._row_lock\('[a-z_]+'\)")
 
 
 @dataclass(frozen=True)
@@ -192,10 +200,12 @@ class Execute:
 
 
 def _literal_value(token: str) -> str | None:
+    """A string literal's value: quoted ('...') or dollar-quoted ($tag$...$tag$); None for anything else."""
     token = token.strip()
     if len(token) >= 2 and token[0] == "'" and token[-1] == "'":
         return token[1:-1].replace("''", "'")
-    return None
+    dollar = re.fullmatch(r"(\$\w*\$)(.*)\1", token, re.S)
+    return dollar[2] if dollar else None
 
 
 def executes(source: Source) -> list[Execute]:
@@ -229,7 +239,10 @@ def executes(source: Source) -> list[Execute]:
                 last = position + 1
             position += 1
         pieces.append(source.body[last:position])
-        parts = [_literal_value(part) for part in re.split(r"\|\|", pieces[0])]
+        # Split the format string at || outside its literals (found in the masked text).
+        first = masked[start : start + len(pieces[0])]
+        cuts = [0, *(m.start() for m in re.finditer(r"\|\|", first)), len(first)]
+        parts = [_literal_value(pieces[0][a + (2 if a else 0) : b]) for a, b in itertools.pairwise(cuts)]
         format_string = None if any(p is None for p in parts) else "".join(p or "" for p in parts)
         arguments = tuple(" ".join(piece.split()) for piece in pieces[1:])
         found.append(Execute(source.name, statement, format_string, arguments))
@@ -264,7 +277,7 @@ def test_dynamic_sql_quotes_every_value(name: str) -> None:
         assert set(placeholders) <= {"I", "L", "s"}, (name, execute.format_string)
         assert len(placeholders) == len(execute.arguments), (name, execute.statement)
         for placeholder, argument in zip(placeholders, execute.arguments, strict=True):
-            if placeholder != "s":
+            if placeholder != "s" or ROW_LOCK_CLAUSE.fullmatch(argument):
                 continue
             assert argument in allowed_s, f"{name}: %s of {argument!r} (not a regclass or regprocedure)"
             assert _declares(source, argument, allowed_s[argument]), (

@@ -22,7 +22,9 @@ one of the rules that deployment needs:
 5. every UPDATE / DELETE of a per-player table reaches its rows by ``user_id`` (compared in its WHERE, or in
    its FROM / USING join condition), so that Citus can route it or join co-located shards;
 6. no FOR UPDATE / FOR NO KEY UPDATE / FOR SHARE / FOR KEY SHARE (SKIP LOCKED or not) on a per-player table
-   in a statement not restricted to one player by ``user_id = <value>``: Citus cannot lock rows across shards;
+   in a statement not restricted to one player by ``user_id = <value>``: Citus cannot lock rows across shards.
+   The statements that pick rows of many players append challenge._row_lock's clause instead, which is
+   empty on a distributed deployment (tested in tests/sql/test_distributed_mode.py);
 7. no SQL-language function names a per-player table: Citus cannot plan a SQL function's parameterised
    statement on a distributed table (seen on Citus 13.2 with get_progress; PL/pgSQL is planned).
 
@@ -115,25 +117,6 @@ KNOWN_VIOLATIONS: Final[tuple[Violation, ...]] = (
         NOT_BY_USER_ID,
         "create_ledger_partitions",
         "DELETE FROM challenge.ledger_default WHERE recorded_at >= $1 AND recorded_at < $2",
-    ),
-    # Rule 6 --------------------------------------------------------------------------------------------
-    # The reward outbox: workers lease due grants of every player with FOR UPDATE SKIP LOCKED.
-    Violation(
-        LOCK_ACROSS_PLAYERS,
-        "lease_reward_grants",
-        "challenge.reward_grants AS r ... FOR UPDATE OF r SKIP LOCKED",
-    ),
-    # Maintenance: expired progress rows and old event ids of every player, locked SKIP LOCKED before
-    # their delete. On Citus: delete without the lock, or run the batch per shard.
-    Violation(
-        LOCK_ACROSS_PLAYERS,
-        "delete_expired_progress",
-        "challenge.progress AS p ... FOR UPDATE OF p SKIP LOCKED",
-    ),
-    Violation(
-        LOCK_ACROSS_PLAYERS,
-        "prune_processed_events",
-        "challenge.processed_events AS e ... FOR UPDATE OF e SKIP LOCKED",
     ),
 )
 
@@ -477,6 +460,9 @@ def test_the_scanner_finds_every_statement_of_the_sources() -> None:
     expected = Counter[str]()
     for path in sorted(FUNCTIONS_DIR.glob("*.sql")):
         text = without_comments(path.read_text(encoding="utf-8"))
+        # A quoted fragment that names no table of the schema is no statement to either count (the
+        # scanner reads such strings as dynamic SQL only when they do): challenge._row_lock's clause.
+        text = re.sub(r"'(?:[^']|'')*'", lambda m: m[0] if "challenge." in m[0] else "''", text)
         for what, pattern in patterns.items():
             expected[what] += len(re.findall(pattern, text, re.IGNORECASE))
     found = Counter[str]()

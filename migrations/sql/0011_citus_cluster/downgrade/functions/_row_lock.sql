@@ -1,0 +1,1 @@
+DROP FUNCTION IF EXISTS challenge._row_lock(text);

@@ -1,0 +1,54 @@
+"""citus cluster: the write engine, the outbox lease, the maintenance deletes and status run on Citus
+
+Revision ID: 0011_citus_cluster
+Revises: 0010_citus_statements
+
+The write engine reads the rows by an inner join on (user_id, goal_id), which Citus pushes down to the
+shards, instead of an outer lateral join it cannot plan; the writes without a row get their outcome at the
+end. lease_reward_grants, delete_expired_progress and prune_processed_events lock the rows they pick only on
+plain PostgreSQL (challenge._row_lock; a Citus cluster cannot lock rows across shards, and the deployment
+records that it is distributed: challenge._distributed), and re-check them in their UPDATE or DELETE.
+status reads the statistics of a distributed table from its shards, in statements of their own.
+"""
+
+from __future__ import annotations
+
+from pgchallenge.migrations.sqlfiles import run_snapshot
+
+revision = "0011_citus_cluster"
+down_revision = "0010_citus_statements"
+branch_labels = None
+depends_on = None
+
+# Frozen copies made by scripts/new_revision.py; never edit them after this revision lands.
+UPGRADE_FILES = [
+    "functions/_distributed.sql",
+    "functions/_row_lock.sql",
+    "functions/_apply_writes.sql",
+    "functions/lease_reward_grants.sql",
+    "functions/delete_expired_progress.sql",
+    "functions/prune_processed_events.sql",
+    "functions/_table_rows.sql",
+    "functions/status.sql",
+    "access.sql",
+]
+# The helpers go last: the restored functions no longer call them.
+DOWNGRADE_FILES = [
+    "downgrade/functions/_apply_writes.sql",
+    "downgrade/functions/lease_reward_grants.sql",
+    "downgrade/functions/delete_expired_progress.sql",
+    "downgrade/functions/prune_processed_events.sql",
+    "downgrade/functions/_table_rows.sql",
+    "downgrade/functions/status.sql",
+    "downgrade/functions/_row_lock.sql",
+    "downgrade/functions/_distributed.sql",
+    "access.sql",
+]
+
+
+def upgrade() -> None:
+    run_snapshot(revision, UPGRADE_FILES)
+
+
+def downgrade() -> None:
+    run_snapshot(revision, DOWNGRADE_FILES)
