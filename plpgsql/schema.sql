@@ -116,6 +116,11 @@ CREATE TABLE challenge.progress (
     -- progressMode "relative": the stat value at the start of the period (value - inc of the first
     -- event in it); progress is the stat value minus this baseline.
     baseline integer,
+    -- Grows by one with every change of the row; a new row starts at the clock's microseconds, so a row
+    -- deleted and created again goes on from a larger number. The ledger records it with each change
+    -- (row_version): the order of a row's history on a Citus cluster, where every node draws change ids
+    -- from its own range and keeps its own clock.
+    version bigint NOT NULL DEFAULT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint,
     PRIMARY KEY (user_id, goal_id),
     CONSTRAINT progress_completed_at_matches_status
         CHECK ((completed_at IS NOT NULL) = (status IN ('completed', 'claimed'))),
@@ -330,7 +335,10 @@ CREATE TABLE challenge.ledger (
     rotated boolean NOT NULL DEFAULT false,
     period_start timestamptz,
     -- The newest occurred_at among the applied items (writes), else NULL.
-    occurred_at timestamptz
+    occurred_at timestamptz,
+    -- The row's version after the change (challenge.progress.version; a deletion: the next one): the
+    -- order of one row's changes. NULL for changes recorded before revision 0011.
+    row_version bigint
 ) PARTITION BY RANGE (recorded_at);
 
 ALTER SEQUENCE challenge.ledger_change_id_seq OWNED BY challenge.ledger.change_id;

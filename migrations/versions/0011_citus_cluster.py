@@ -9,6 +9,9 @@ end. lease_reward_grants, delete_expired_progress and prune_processed_events loc
 plain PostgreSQL (challenge._row_lock; a Citus cluster cannot lock rows across shards, and the deployment
 records that it is distributed: challenge._distributed), and re-check them in their UPDATE or DELETE.
 status reads the statistics of a distributed table from its shards, in statements of their own.
+The order of a row's changes no longer depends on the node that makes them: challenge.progress.version
+grows by one with every change (every write function bumps it), the ledger records it (row_version), and
+explain_progress orders by it.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ depends_on = None
 
 # Frozen copies made by scripts/new_revision.py; never edit them after this revision lands.
 UPGRADE_FILES = [
+    "upgrade.sql",
     "functions/_distributed.sql",
     "functions/_row_lock.sql",
     "functions/_apply_writes.sql",
@@ -30,9 +34,16 @@ UPGRADE_FILES = [
     "functions/prune_processed_events.sql",
     "functions/_table_rows.sql",
     "functions/status.sql",
+    "functions/_activate_goals.sql",
+    "functions/initialize_player.sql",
+    "functions/set_goal_active.sql",
+    "functions/claim_goal.sql",
+    "functions/_rotate_rows.sql",
+    "functions/increment_progress.sql",
+    "functions/explain_progress.sql",
     "access.sql",
 ]
-# The helpers go last: the restored functions no longer call them.
+# The functions go back first; then the columns (downgrade.sql) and the helpers, which they no longer use.
 DOWNGRADE_FILES = [
     "downgrade/functions/_apply_writes.sql",
     "downgrade/functions/lease_reward_grants.sql",
@@ -40,6 +51,14 @@ DOWNGRADE_FILES = [
     "downgrade/functions/prune_processed_events.sql",
     "downgrade/functions/_table_rows.sql",
     "downgrade/functions/status.sql",
+    "downgrade/functions/_activate_goals.sql",
+    "downgrade/functions/initialize_player.sql",
+    "downgrade/functions/set_goal_active.sql",
+    "downgrade/functions/claim_goal.sql",
+    "downgrade/functions/_rotate_rows.sql",
+    "downgrade/functions/increment_progress.sql",
+    "downgrade/functions/explain_progress.sql",
+    "downgrade.sql",
     "downgrade/functions/_row_lock.sql",
     "downgrade/functions/_distributed.sql",
     "access.sql",

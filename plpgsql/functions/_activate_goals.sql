@@ -43,20 +43,21 @@ BEGIN
             UPDATE challenge.progress AS p
             SET
                 is_active = false,
-                updated_at = now()
+                updated_at = now(),
+                version = p.version + 1
             FROM challenge.goals AS g
             WHERE g.goal_id = p.goal_id
                 AND p.user_id = p_user_id
                 AND g.challenge_id = p_challenge_id
                 AND p.is_active
                 AND p.goal_id <> ALL (p_goal_ids)
-            RETURNING p.goal_id, p.progress, p.status, p.period_start
+            RETURNING p.goal_id, p.progress, p.status, p.period_start, p.version
         )
         INSERT INTO challenge.ledger (
             user_id, goal_id, operation, progress_before, progress_after, status_before, status_after,
-            period_start
+            period_start, row_version
         )
-        SELECT p_user_id, d.goal_id, 'unassign', d.progress, d.progress, d.status, d.status, d.period_start
+        SELECT p_user_id, d.goal_id, 'unassign', d.progress, d.progress, d.status, d.status, d.period_start, d.version
         FROM dropped AS d
         WHERE challenge._ledger_enabled()
         ORDER BY d.goal_id;
@@ -77,10 +78,12 @@ BEGIN
         JOIN challenge.goals AS g ON g.goal_id = s.goal_id
         ORDER BY s.goal_id
         ON CONFLICT (user_id, goal_id) DO NOTHING
-        RETURNING p.goal_id, p.progress, p.status, p.period_start
+        RETURNING p.goal_id, p.progress, p.status, p.period_start, p.version
     )
-    INSERT INTO challenge.ledger (user_id, goal_id, operation, progress_after, status_after, period_start)
-    SELECT p_user_id, c.goal_id, 'assign', c.progress, c.status, c.period_start
+    INSERT INTO challenge.ledger (
+        user_id, goal_id, operation, progress_after, status_after, period_start, row_version
+    )
+    SELECT p_user_id, c.goal_id, 'assign', c.progress, c.status, c.period_start, c.version
     FROM created AS c
     WHERE challenge._ledger_enabled()
     ORDER BY c.goal_id;
@@ -98,16 +101,18 @@ BEGIN
         SET
             is_active = true,
             assigned_at = now(),
-            updated_at = now()
+            updated_at = now(),
+            version = p.version + 1
         WHERE p.user_id = p_user_id
             AND p.goal_id = ANY (p_goal_ids)
             AND NOT p.is_active
-        RETURNING p.goal_id, p.progress, p.status, p.period_start
+        RETURNING p.goal_id, p.progress, p.status, p.period_start, p.version
     )
     INSERT INTO challenge.ledger (
-        user_id, goal_id, operation, progress_before, progress_after, status_before, status_after, period_start
+        user_id, goal_id, operation, progress_before, progress_after, status_before, status_after, period_start,
+        row_version
     )
-    SELECT p_user_id, a.goal_id, 'assign', a.progress, a.progress, a.status, a.status, a.period_start
+    SELECT p_user_id, a.goal_id, 'assign', a.progress, a.progress, a.status, a.status, a.period_start, a.version
     FROM activated AS a
     WHERE challenge._ledger_enabled()
     ORDER BY a.goal_id;

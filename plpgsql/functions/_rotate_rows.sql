@@ -48,7 +48,8 @@ BEGIN
             baseline = CASE WHEN challenge._resets(p.period_start, p.status, g.period_resets, g.period_reselects, c.period_start) THEN NULL ELSE p.baseline END,
             period_start = c.period_start,
             expires_at = c.period_end,
-            updated_at = v_now
+            updated_at = v_now,
+            version = p.version + 1
         FROM before AS b
         JOIN challenge.goals AS g ON g.goal_id = b.goal_id
         CROSS JOIN LATERAL (
@@ -62,13 +63,15 @@ BEGIN
             AND coalesce(p.period_start, '-infinity') < c.period_start
         RETURNING
             p.user_id, p.goal_id, b.progress AS old_progress, b.status AS old_status, p.progress, p.status,
-            p.period_start
+            p.period_start, p.version
     )
     INSERT INTO challenge.ledger (
         user_id, goal_id, operation, progress_before, progress_after, status_before, status_after, rotated,
-        period_start
+        period_start, row_version
     )
-    SELECT m.user_id, m.goal_id, 'rotate', m.old_progress, m.progress, m.old_status, m.status, true, m.period_start
+    SELECT
+        m.user_id, m.goal_id, 'rotate', m.old_progress, m.progress, m.old_status, m.status, true, m.period_start,
+        m.version
     FROM moved AS m
     WHERE challenge._ledger_enabled()
     ORDER BY m.goal_id;

@@ -219,18 +219,19 @@ BEGIN
             claimed_at = v_now,
             period_start = greatest(p.period_start, v_current_period),
             expires_at = coalesce(challenge._period_end(v_schedule, v_now), p.expires_at),
-            updated_at = v_now
+            updated_at = v_now,
+            version = p.version + 1
         WHERE p.user_id = p_user_id
             AND p.goal_id = p_goal_id
-        RETURNING p.progress, p.status, p.period_start
+        RETURNING p.progress, p.status, p.period_start, p.version
     )
     INSERT INTO challenge.ledger (
         user_id, goal_id, operation, progress_before, progress_after, status_before, status_after, rotated,
-        period_start
+        period_start, row_version
     )
     SELECT
         p_user_id, p_goal_id, 'claim', c.progress, c.progress, v_status, c.status,
-        c.period_start IS DISTINCT FROM v_period_start, c.period_start
+        c.period_start IS DISTINCT FROM v_period_start, c.period_start, c.version
     FROM claimed AS c
     WHERE challenge._ledger_enabled();
 

@@ -44,13 +44,14 @@ BEGIN
             WHERE p.user_id = d.user_id
                 AND p.goal_id = d.goal_id
                 AND p.expires_at < $1
-            RETURNING p.user_id, p.goal_id, p.progress, p.status, p.period_start
+            RETURNING p.user_id, p.goal_id, p.progress, p.status, p.period_start, p.version
         ),
         logged AS (
             INSERT INTO challenge.ledger (
-                user_id, goal_id, operation, progress_before, status_before, period_start
+                user_id, goal_id, operation, progress_before, status_before, period_start, row_version
             )
-            SELECT g.user_id, g.goal_id, 'expire', g.progress, g.status, g.period_start
+            -- The row's last change was its version; its deletion is the next.
+            SELECT g.user_id, g.goal_id, 'expire', g.progress, g.status, g.period_start, g.version + 1
             FROM gone AS g
             WHERE challenge._ledger_enabled()
         )

@@ -8,6 +8,9 @@
 -- absolute value, rotation, claim and expiry recorded while pgchallenge.ledger was on (and not yet
 -- pruned), with the event ids behind each change and the progress and status before and after it.
 -- Answers "why is my quest at 7/10?". Empty for a row with no recorded history. Bad arguments: CH003.
+-- Oldest first means in the order the row changed (its version, challenge.progress.version), not by
+-- change_id or recorded_at: on a Citus cluster each node draws change ids from its own range and keeps
+-- its own clock.
 CREATE OR REPLACE FUNCTION challenge.explain_progress(p_user_id text, p_goal_id text)
 RETURNS TABLE (
     change_id bigint,
@@ -38,6 +41,8 @@ BEGIN
     FROM challenge.ledger AS l
     WHERE l.user_id = p_user_id
         AND l.goal_id = p_goal_id
-    ORDER BY l.change_id;
+    -- A row's version grows with each of its changes on whichever node makes them; change_id orders
+    -- only the rows recorded before revision 0011 (no version), which come first.
+    ORDER BY l.row_version NULLS FIRST, l.change_id;
 END;
 $function$;

@@ -36,6 +36,7 @@ DECLARE
     v_before_status text;
     v_before_period timestamptz;
     v_period_after timestamptz;
+    v_version bigint;
 BEGIN
     IF p_user_id IS NULL OR length(p_user_id) NOT BETWEEN 1 AND 100
         OR p_goal_id IS NULL OR length(p_goal_id) NOT BETWEEN 1 AND 100
@@ -91,7 +92,8 @@ BEGIN
                 WHEN p.progress::bigint + p_delta >= g.target THEN v_now
             END,
             last_counted_day = CASE WHEN g.is_daily THEN v_day ELSE p.last_counted_day END,
-            updated_at = v_now
+            updated_at = v_now,
+            version = p.version + 1
         FROM challenge.goals AS g
         WHERE p.user_id = p_user_id
             AND p.goal_id = p_goal_id
@@ -102,18 +104,19 @@ BEGIN
             AND p.status <> 'claimed'
             -- Once per UTC day (daily: true): a day after the last counted one.
             AND (NOT g.is_daily OR p.last_counted_day IS NULL OR p.last_counted_day < v_day)
-        RETURNING 'applied', p.progress, p.status, p.completed_at IS NOT DISTINCT FROM v_now, p.period_start
-        INTO outcome, progress, status, newly_completed, v_period_after;
+        RETURNING 'applied', p.progress, p.status, p.completed_at IS NOT DISTINCT FROM v_now, p.period_start,
+            p.version
+        INTO outcome, progress, status, newly_completed, v_period_after, v_version;
         IF FOUND THEN
             IF v_ledger THEN
                 INSERT INTO challenge.ledger (
                     user_id, goal_id, operation, event_ids, progress_before, progress_after, status_before,
-                    status_after, rotated, period_start, occurred_at
+                    status_after, rotated, period_start, occurred_at, row_version
                 )
                 VALUES (
                     p_user_id, p_goal_id, 'increment', CASE WHEN p_event_id IS NOT NULL THEN ARRAY[p_event_id] END,
                     v_before_progress, progress, v_before_status, status,
-                    v_period_after IS DISTINCT FROM v_before_period, v_period_after, p_occurred_at
+                    v_period_after IS DISTINCT FROM v_before_period, v_period_after, p_occurred_at, v_version
                 );
             END IF;
             RETURN NEXT;

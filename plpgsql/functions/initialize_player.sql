@@ -31,10 +31,12 @@ BEGIN
             AND g.retired_at IS NULL
         ORDER BY g.goal_id
         ON CONFLICT (user_id, goal_id) DO NOTHING
-        RETURNING p.goal_id, p.progress, p.status, p.period_start
+        RETURNING p.goal_id, p.progress, p.status, p.period_start, p.version
     )
-    INSERT INTO challenge.ledger (user_id, goal_id, operation, progress_after, status_after, period_start)
-    SELECT p_user_id, c.goal_id, 'assign', c.progress, c.status, c.period_start
+    INSERT INTO challenge.ledger (
+        user_id, goal_id, operation, progress_after, status_after, period_start, row_version
+    )
+    SELECT p_user_id, c.goal_id, 'assign', c.progress, c.status, c.period_start, c.version
     FROM created AS c
     WHERE challenge._ledger_enabled()
     ORDER BY c.goal_id;

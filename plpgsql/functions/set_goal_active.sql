@@ -57,19 +57,20 @@ BEGIN
                 SET
                     is_active = p_active,
                     assigned_at = CASE WHEN p_active THEN v_now ELSE p.assigned_at END,
-                    updated_at = v_now
+                    updated_at = v_now,
+                    version = p.version + 1
                 WHERE p.user_id = p_user_id
                     AND p.goal_id = p_goal_id
                     AND p.is_active <> p_active
-                RETURNING p.progress, p.status, p.period_start
+                RETURNING p.progress, p.status, p.period_start, p.version
             )
             INSERT INTO challenge.ledger (
                 user_id, goal_id, operation, progress_before, progress_after, status_before, status_after,
-                period_start
+                period_start, row_version
             )
             SELECT
                 p_user_id, p_goal_id, CASE WHEN p_active THEN 'assign' ELSE 'unassign' END, c.progress, c.progress,
-                c.status, c.status, c.period_start
+                c.status, c.status, c.period_start, c.version
             FROM changed AS c
             WHERE challenge._ledger_enabled();
             EXIT;
@@ -87,14 +88,14 @@ BEGIN
             FROM challenge.goals AS g
             WHERE g.goal_id = p_goal_id
             ON CONFLICT (user_id, goal_id) DO NOTHING
-            RETURNING p.progress, p.status, p.period_start
+            RETURNING p.progress, p.status, p.period_start, p.version
         ),
         logged AS (
             INSERT INTO challenge.ledger (
-                user_id, goal_id, operation, progress_after, status_after, period_start
+                user_id, goal_id, operation, progress_after, status_after, period_start, row_version
             )
             SELECT p_user_id, p_goal_id, CASE WHEN p_active THEN 'assign' ELSE 'unassign' END, c.progress,
-                c.status, c.period_start
+                c.status, c.period_start, c.version
             FROM created AS c
             WHERE challenge._ledger_enabled()
         )

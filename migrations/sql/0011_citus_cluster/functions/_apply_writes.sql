@@ -233,7 +233,8 @@ BEGIN
             END,
             period_start = c.period_start,
             expires_at = coalesce(c.expires_at, p.expires_at),
-            updated_at = v_now
+            updated_at = v_now,
+            version = p.version + 1
         FROM change AS c
         WHERE p.user_id = c.user_id
             AND p.goal_id = c.goal_id
@@ -258,16 +259,17 @@ BEGIN
             c.rotated,
             p.period_start,
             c.event_ids,
-            c.occurred_at
+            c.occurred_at,
+            p.version
     ),
     logged AS (
         INSERT INTO challenge.ledger (
             user_id, goal_id, operation, event_ids, progress_before, progress_after, status_before,
-            status_after, rotated, period_start, occurred_at
+            status_after, rotated, period_start, occurred_at, row_version
         )
         SELECT
             u.user_id, u.goal_id, CASE WHEN u.is_set THEN 'set' ELSE 'increment' END, u.event_ids,
-            u.old_progress, u.progress, u.old_status, u.status, u.rotated, u.period_start, u.occurred_at
+            u.old_progress, u.progress, u.old_status, u.status, u.rotated, u.period_start, u.occurred_at, u.version
         FROM updated AS u
         WHERE p_ledger
         ORDER BY u.user_id, u.goal_id
