@@ -7,7 +7,6 @@ import re
 from typing import TYPE_CHECKING, Any
 
 import psycopg
-import pytest
 
 if TYPE_CHECKING:
     from tests.citus.citushelpers import CLUSTER, Api, Cluster, example_config
@@ -21,12 +20,6 @@ def labelled(rows: list[dict[str, Any]]) -> list[tuple[str, tuple[str, ...]]]:
     return [(r["metric"], tuple(sorted(r["labels"]))) for r in rows]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=psycopg.Error,
-    reason="status() does not run on Citus yet (being fixed); it raised 'no binary output function available"
-    " for type aclitem', then 'function challenge._shard_stats(regclass[], text[]) does not exist'",
-)
 def test_status_reports_the_same_metrics_as_plain_postgresql_with_exact_counts_that_match(
     cluster: Cluster, db: psycopg.Connection[Any]
 ) -> None:

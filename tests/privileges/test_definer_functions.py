@@ -32,6 +32,8 @@ DYNAMIC_SQL: Final[dict[str, int]] = {
     "_table_rows": 1,  # count(*) of a small table, for challenge.status
     "create_ledger_partitions": 3,  # CREATE TABLE, move the day's rows, ATTACH PARTITION
     "prune_ledger": 1,  # DROP TABLE of an old day partition
+    # On a Citus cluster: the shards' placements, one query on every node, count(*) of a small table.
+    "_shard_stats": 3,
     # The row-lock clause (challenge._row_lock) of a statement that picks rows of many players.
     "lease_reward_grants": 1,
     "delete_expired_progress": 1,
@@ -44,6 +46,7 @@ DYNAMIC_SQL: Final[dict[str, int]] = {
 PERCENT_S_ARGUMENTS: Final[dict[str, dict[str, str]]] = {
     "_apply_access": {"v_function.signature": "regprocedure"},
     "_table_rows": {"p_table": "regclass"},
+    "_shard_stats": {"v_table": "regclass"},
 }
 ROW_LOCK_CLAUSE: Final = re.compile(r"challenge\._row_lock\('[a-z_]+'\)")
 

@@ -14,6 +14,7 @@ import json
 import math
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -25,10 +26,12 @@ if TYPE_CHECKING:
     from tests.serverclock import ServerClock
     from tests.sql.claimhelpers import QUEST_CONFIG, QuestApi
     from tests.sql.sqlhelpers import CONFIG, config
+    from tests.sql.sqlscan import Token, tokenize
 else:
     from claimhelpers import QUEST_CONFIG, QuestApi
     from serverclock import ServerClock
     from sqlhelpers import CONFIG, config
+    from sqlscan import Token, tokenize
 
 PAGE_LIMIT = 128
 Key = tuple[str, tuple[tuple[str, str], ...]]
@@ -719,3 +722,81 @@ def test_client_status_none_value(qa: QuestApi) -> None:
     [oldest_day] = [m for m in metrics if m.metric == "pgchallenge_ledger_oldest_day_timestamp_seconds"]
     assert oldest_day.value is None
     assert not any(isinstance(m.value, float) and math.isnan(m.value) for m in metrics)
+
+
+# --- Citus: no statement reads the catalog and a table together -----------------------------------------
+
+FUNCTIONS_DIR = Path(__file__).resolve().parents[2] / "plpgsql" / "functions"
+# status and the helpers it runs: on a Citus coordinator they must read the local catalog (pg_class,
+# pg_stats, pg_inherits ...) and the tables of schema challenge (distributed or reference tables there) in
+# separate statements: Citus cannot plan one that joins them (it tries to ship the catalog's rows:
+# "no binary output function available for type aclitem").
+STATUS_FUNCTIONS = ("status", "_table_rows", "_shard_stats")
+
+
+def relations_read(tokens: list[Token]) -> set[str]:
+    """The relations a statement's FROM / JOIN items name, qualified as written (function calls left out)."""
+    found: set[str] = set()
+    for i, token in enumerate(tokens):
+        if token.kind != "word" or token.text not in ("from", "join"):
+            continue
+        j = i + 1
+        while j < len(tokens) and tokens[j].kind == "word" and tokens[j].text in ("only", "lateral"):
+            j += 1
+        parts: list[str] = []
+        while j < len(tokens) and tokens[j].kind == "word":
+            parts.append(tokens[j].text)
+            if j + 1 < len(tokens) and tokens[j + 1].kind == "op" and tokens[j + 1].text == ".":
+                j += 2
+            else:
+                j += 1
+                break
+        called = j < len(tokens) and tokens[j].kind == "op" and tokens[j].text == "("
+        if parts and not called:
+            found.add(".".join(parts))
+    return found
+
+
+def statements_of(name: str) -> list[list[Token]]:
+    text = (FUNCTIONS_DIR / f"{name}.sql").read_text(encoding="utf-8")
+    body = text.split("$function$")[1]  # dynamic SQL stays inside its string tokens
+    statements: list[list[Token]] = [[]]
+    for token in tokenize(body):
+        if token.kind == "op" and token.text == ";":
+            statements.append([])
+        else:
+            statements[-1].append(token)
+    return [s for s in statements if s]
+
+
+def test_no_status_statement_joins_the_catalog_with_a_table(db: psycopg.Connection[Any]) -> None:
+    tables = {
+        str(name)
+        for (name,) in db.execute(
+            "SELECT c.oid::regclass::text FROM pg_catalog.pg_class AS c"
+            " WHERE c.relnamespace = 'challenge'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm')"
+        ).fetchall()
+    }
+    assert {"challenge.progress", "challenge.processed_events", "challenge.ledger"} <= tables
+    mixed: list[str] = []
+    seen_catalog = seen_tables = 0
+    for name in STATUS_FUNCTIONS:
+        for tokens in statements_of(name):
+            read = relations_read(tokens)
+            catalog = {r for r in read if r.startswith(("pg_catalog.", "pg_"))}
+            ours = read & tables
+            seen_catalog += bool(catalog)
+            seen_tables += bool(ours)
+            if catalog and ours:
+                mixed.append(f"{name}: {sorted(catalog)} with {sorted(ours)}")
+    assert seen_catalog and seen_tables  # the scanner sees both kinds
+    assert mixed == []
+
+
+def test_the_scanner_sees_a_statement_that_joins_the_catalog_with_a_table() -> None:
+    tokens = tokenize(
+        "SELECT count(*) FROM challenge.progress AS p"
+        " JOIN pg_catalog.pg_class AS c ON c.oid = 'challenge.progress'::regclass"
+        " CROSS JOIN LATERAL challenge._table_rows(c.oid::regclass) AS t"
+    )
+    assert relations_read(tokens) == {"challenge.progress", "pg_catalog.pg_class"}

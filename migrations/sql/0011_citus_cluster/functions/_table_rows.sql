@@ -3,7 +3,8 @@
 -- Private, for challenge.status: a table's row count without a sequential scan of a large table. Up to
 -- 1 MB (128 pages) the rows are counted (exact = true; a scan that small costs well under a millisecond).
 -- Larger: the planner's own estimate, the row density of the last ANALYZE times the table's current size
--- (exact = false); NULL while a large table has never been analysed.
+-- (exact = false); NULL while a large table has never been analysed. On a distributed deployment
+-- (challenge._distributed) a Citus table is measured on its shards instead: challenge._shard_stats.
 CREATE OR REPLACE FUNCTION challenge._table_rows(p_table regclass)
 RETURNS TABLE (row_count double precision, exact boolean)
 LANGUAGE plpgsql
@@ -16,6 +17,14 @@ DECLARE
     v_relpages double precision;
     v_count bigint;
 BEGIN
+    -- On a Citus cluster a Citus table's rows are on its shards (the coordinator holds an empty shell):
+    -- the same rule, applied to the shards' own sizes and statistics.
+    IF challenge._distributed() THEN
+        RETURN QUERY SELECT s.row_count, s.exact FROM challenge._shard_stats(ARRAY[p_table]) AS s;
+        IF FOUND THEN
+            RETURN;
+        END IF;
+    END IF;
     IF v_pages <= 128 THEN
         -- regclass's text form is the quoted, schema-qualified name.
         EXECUTE format('SELECT count(*) FROM %s', p_table) INTO v_count;

@@ -1,0 +1,1 @@
+DROP FUNCTION IF EXISTS challenge._shard_stats(regclass[], text[]);
