@@ -49,6 +49,13 @@ SET enable_mergejoin = off
 AS $function$
 DECLARE
     v_now timestamptz := clock_timestamp();
+    -- The one player of a call whose writes are all one player's (a single write, a player's batch), else
+    -- NULL. Stated in the row reads, it lets Citus reach that player's shard alone instead of every
+    -- shard; on plain PostgreSQL it changes nothing. The scan stops at the first write of another player.
+    v_player text := CASE
+        WHEN NOT EXISTS (SELECT FROM unnest(p_writes) AS w WHERE w.user_id <> p_writes[1].user_id)
+            THEN p_writes[1].user_id
+    END;
     v_retry integer[];
     v_again record;
 BEGIN
@@ -114,6 +121,7 @@ BEGIN
             WHERE w.reads_row AND NOT w.sees_others
         ) AS s
         JOIN challenge.progress AS p ON p.user_id = s.user_id AND p.goal_id = s.goal_id
+            AND (v_player IS NULL OR p.user_id = v_player)
         UNION ALL
         SELECT
             w.*, NULL::timestamptz, true, NULL::timestamptz,
@@ -238,6 +246,7 @@ BEGIN
         FROM change AS c
         WHERE p.user_id = c.user_id
             AND p.goal_id = c.goal_id
+            AND (v_player IS NULL OR p.user_id = v_player)
             -- Guarded by the state the writes were judged on (see above).
             AND p.is_active
             AND p.status = c.old_status
