@@ -121,7 +121,7 @@ BEGIN
             WHERE w.reads_row AND NOT w.sees_others
         ) AS s
         JOIN challenge.progress AS p ON p.user_id = s.user_id AND p.goal_id = s.goal_id
-            AND (v_player IS NULL OR p.user_id = v_player)
+            AND p.user_id = coalesce(v_player, s.user_id)
         UNION ALL
         SELECT
             w.*, NULL::timestamptz, true, NULL::timestamptz,
@@ -246,7 +246,10 @@ BEGIN
         FROM change AS c
         WHERE p.user_id = c.user_id
             AND p.goal_id = c.goal_id
-            AND (v_player IS NULL OR p.user_id = v_player)
+            -- For Citus, as in the read above. An equality with the joined row's own key when there is no
+            -- one player, never a bare "v_player IS NULL OR": that opaque filter let a generic plan scan
+            -- progress as the outer side, locking rows in physical order (deadlocks, seen in the tests).
+            AND p.user_id = coalesce(v_player, c.user_id)
             -- Guarded by the state the writes were judged on (see above).
             AND p.is_active
             AND p.status = c.old_status
