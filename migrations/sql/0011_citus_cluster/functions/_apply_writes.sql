@@ -50,7 +50,7 @@ AS $function$
 DECLARE
     v_now timestamptz := clock_timestamp();
     -- The one player of a call whose writes are all one player's (a single write, a player's batch), else
-    -- NULL. Stated in the row reads, it lets Citus reach that player's shard alone instead of every
+    -- NULL. Stated in the row reads and the update, it lets Citus reach that player's shard alone, not every
     -- shard; on plain PostgreSQL it changes nothing. The scan stops at the first write of another player.
     v_player text := CASE
         WHEN NOT EXISTS (SELECT FROM unnest(p_writes) AS w WHERE w.user_id <> p_writes[1].user_id)
