@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from datetime import timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 import pytest
@@ -25,10 +25,7 @@ from pgchallenge import embedded, migrate
 from psycopg.conninfo import conninfo_to_dict
 from pytest_postgresql import factories
 
-if TYPE_CHECKING:
-    from tests.serverclock import ServerClock, iso
-else:  # pytest puts this folder on sys.path (rootdir-less test modules)
-    from serverclock import ServerClock, iso
+from tests.serverclock import ServerClock, iso
 
 TEST_URL_ENV = "PGCHALLENGE_TEST_DATABASE_URL"
 _EMBEDDED_DIR: Path | None = None

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 import pytest
 
-if TYPE_CHECKING:
-    from tests.serverclock import DAY, Schedule, ServerClock, iso, stamp
-else:
-    from serverclock import DAY, Schedule, ServerClock, iso, stamp
+from tests.serverclock import DAY, Schedule, ServerClock, iso, stamp
 
 
 def utc(text: str) -> datetime:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from importlib import resources
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import psycopg
 import pytest
@@ -28,10 +28,7 @@ from psycopg.rows import dict_row
 from psycopg.sql import SQL, Composed
 from psycopg.types.json import Jsonb
 
-if TYPE_CHECKING:
-    from tests.serverclock import ServerClock
-else:  # pytest puts tests/ on sys.path (rootdir-less test modules)
-    from serverclock import ServerClock
+from tests.serverclock import ServerClock
 
 CITUS_URL_ENV: Final = "PGCHALLENGE_CITUS_URL"
 SKIP_REASON: Final = (

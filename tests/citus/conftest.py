@@ -12,17 +12,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 import pytest
 from alembic.script import ScriptDirectory
 from pgchallenge import citus, migrate
 
-if TYPE_CHECKING:
-    from tests.citus.citushelpers import SKIP_REASON, Api, CallLog, Cluster, citus_url, example_config
-else:  # pytest puts this folder on sys.path (rootdir-less test modules)
-    from citushelpers import SKIP_REASON, Api, CallLog, Cluster, citus_url, example_config
+from tests.citus.citushelpers import SKIP_REASON, Api, CallLog, Cluster, citus_url, example_config
 
 HERE = Path(__file__).parent
 COVERAGE_MODULE = "test_cluster_coverage.py"

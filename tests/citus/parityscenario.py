@@ -16,14 +16,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from tests.citus.citushelpers import Api, Steps, attempt, example_config
-    from tests.serverclock import ServerClock
-else:  # pytest puts these folders on sys.path (rootdir-less test modules)
-    from citushelpers import Api, Steps, attempt, example_config
-    from serverclock import ServerClock
+from tests.citus.citushelpers import Api, Steps, attempt, example_config
+from tests.serverclock import ServerClock
 
 PLAYERS = 30
 CHALLENGES = ("combat", "loyalty", "matches", "progression")

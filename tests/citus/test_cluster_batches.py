@@ -13,14 +13,11 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 
-if TYPE_CHECKING:
-    from tests.citus.citushelpers import CLUSTER, Cluster, errors_of, run_threads
-else:  # pytest puts this folder on sys.path (rootdir-less test modules)
-    from citushelpers import CLUSTER, Cluster, errors_of, run_threads
+from tests.citus.citushelpers import CLUSTER, Cluster, errors_of, run_threads
 
 pytestmark = CLUSTER
 

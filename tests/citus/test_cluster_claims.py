@@ -9,15 +9,12 @@ is made outside a transaction block, so Citus delegates it to the worker holding
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 import pytest
 
-if TYPE_CHECKING:
-    from tests.citus.citushelpers import CLUSTER, Cluster, run_threads
-else:  # pytest puts this folder on sys.path (rootdir-less test modules)
-    from citushelpers import CLUSTER, Cluster, run_threads
+from tests.citus.citushelpers import CLUSTER, Cluster, run_threads
 
 pytestmark = CLUSTER
 

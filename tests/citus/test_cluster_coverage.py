@@ -8,12 +8,7 @@ public function added by a later revision fails this test until a cluster test c
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from tests.citus.citushelpers import CLUSTER, PUBLIC_FUNCTIONS_SQL, Api, Cluster
-else:  # pytest puts this folder on sys.path (rootdir-less test modules)
-    from citushelpers import CLUSTER, PUBLIC_FUNCTIONS_SQL, Api, Cluster
+from tests.citus.citushelpers import CLUSTER, PUBLIC_FUNCTIONS_SQL, Api, Cluster
 
 pytestmark = CLUSTER
 

@@ -13,15 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 from pgchallenge import citus
 
-if TYPE_CHECKING:
-    from tests.citus.citushelpers import CLUSTER, Api, Cluster, example_config
-else:  # pytest puts this folder on sys.path (rootdir-less test modules)
-    from citushelpers import CLUSTER, Api, Cluster, example_config
+from tests.citus.citushelpers import CLUSTER, Api, Cluster, example_config
 
 pytestmark = CLUSTER
 

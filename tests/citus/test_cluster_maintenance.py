@@ -11,15 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 from psycopg import sql
 
-if TYPE_CHECKING:
-    from tests.citus.citushelpers import CLUSTER, Api, Cluster
-else:  # pytest puts this folder on sys.path (rootdir-less test modules)
-    from citushelpers import CLUSTER, Api, Cluster
+from tests.citus.citushelpers import CLUSTER, Api, Cluster
 
 pytestmark = CLUSTER
 

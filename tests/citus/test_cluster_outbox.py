@@ -10,16 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 
-if TYPE_CHECKING:
-    from tests.citus.citushelpers import CLUSTER, Cluster, errors_of, expect_error, run_threads
-    from tests.serverclock import ServerClock
-else:  # pytest puts these folders on sys.path (rootdir-less test modules)
-    from citushelpers import CLUSTER, Cluster, errors_of, expect_error, run_threads
-    from serverclock import ServerClock
+from tests.citus.citushelpers import CLUSTER, Cluster, errors_of, expect_error, run_threads
+from tests.serverclock import ServerClock
 
 pytestmark = CLUSTER
 

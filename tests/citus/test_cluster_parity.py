@@ -5,18 +5,13 @@ step after normalising what legitimately differs (instants relative to each serv
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 
-if TYPE_CHECKING:
-    from tests.citus.citushelpers import CLUSTER, Api, Cluster, Failure, Window, differences, example_config
-    from tests.citus.parityscenario import PLAYERS, run
-    from tests.serverclock import ServerClock
-else:  # pytest puts these folders on sys.path (rootdir-less test modules)
-    from citushelpers import CLUSTER, Api, Cluster, Failure, Window, differences, example_config
-    from parityscenario import PLAYERS, run
-    from serverclock import ServerClock
+from tests.citus.citushelpers import CLUSTER, Api, Cluster, Failure, Window, differences, example_config
+from tests.citus.parityscenario import PLAYERS, run
+from tests.serverclock import ServerClock
 
 pytestmark = CLUSTER
 

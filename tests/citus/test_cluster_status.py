@@ -4,14 +4,11 @@ tables (a distributed table's statistics are read from its shards)."""
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 
-if TYPE_CHECKING:
-    from tests.citus.citushelpers import CLUSTER, Api, Cluster, example_config
-else:  # pytest puts this folder on sys.path (rootdir-less test modules)
-    from citushelpers import CLUSTER, Api, Cluster, example_config
+from tests.citus.citushelpers import CLUSTER, Api, Cluster, example_config
 
 pytestmark = CLUSTER
 

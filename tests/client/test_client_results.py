@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, get_args
+from typing import Any, get_args
 
 import psycopg
 import pytest
@@ -21,10 +21,7 @@ from pgchallenge import (
     WriteResult,
 )
 
-if TYPE_CHECKING:
-    from tests.serverclock import HOUR, ServerClock
-else:  # pytest puts tests/ on sys.path (rootdir-less test modules)
-    from serverclock import HOUR, ServerClock
+from tests.serverclock import HOUR, ServerClock
 
 DEFAULT_GOALS = {"kill-3", "level-10", "login-daily", "swim-2"}
 TARGETS = {"kill-3": 3, "level-10": 10, "login-daily": 5, "swim-2": 2, "optional-1": 1}

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 import pytest
 
-if TYPE_CHECKING:
-    from tests.concurrency.conchelpers import load
-else:  # pytest puts this folder on sys.path (rootdir-less test modules)
-    from conchelpers import load
+from tests.concurrency.conchelpers import load
 
 
 @pytest.fixture

@@ -9,16 +9,13 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 import pytest
 from pgchallenge import RewardGrant, RewardWorker
 
-if TYPE_CHECKING:
-    from tests.concurrency.conchelpers import inc, run_threads
-else:
-    from conchelpers import inc, run_threads
+from tests.concurrency.conchelpers import inc, run_threads
 
 Connect = Callable[..., psycopg.Connection[Any]]
 THREADS = 20

@@ -9,33 +9,21 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 import pytest
 
-if TYPE_CHECKING:
-    from tests.concurrency.conchelpers import (
-        DEFAULT_GOALS,
-        backend_pid,
-        inc,
-        inc_batch,
-        progress,
-        run_threads,
-        set_batch,
-        wait_until_blocked_or_done,
-    )
-else:
-    from conchelpers import (
-        DEFAULT_GOALS,
-        backend_pid,
-        inc,
-        inc_batch,
-        progress,
-        run_threads,
-        set_batch,
-        wait_until_blocked_or_done,
-    )
+from tests.concurrency.conchelpers import (
+    DEFAULT_GOALS,
+    backend_pid,
+    inc,
+    inc_batch,
+    progress,
+    run_threads,
+    set_batch,
+    wait_until_blocked_or_done,
+)
 
 Connect = Callable[..., psycopg.Connection[Any]]
 THREADS = 8

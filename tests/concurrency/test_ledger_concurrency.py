@@ -13,25 +13,21 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from itertools import pairwise
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-if TYPE_CHECKING:
-    from tests.concurrency.conchelpers import (
-        backend_pid,
-        inc,
-        inc_batch,
-        run_threads,
-        set_batch,
-        wait_until_blocked_or_done,
-    )
-    from tests.serverclock import DAY, ServerClock
-else:
-    from conchelpers import backend_pid, inc, inc_batch, run_threads, set_batch, wait_until_blocked_or_done
-    from serverclock import DAY, ServerClock
+from tests.concurrency.conchelpers import (
+    backend_pid,
+    inc,
+    inc_batch,
+    run_threads,
+    set_batch,
+    wait_until_blocked_or_done,
+)
+from tests.serverclock import DAY, ServerClock
 
 Connect = Callable[..., psycopg.Connection[Any]]
 Row = dict[str, Any]

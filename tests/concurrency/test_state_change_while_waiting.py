@@ -9,22 +9,19 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 import pytest
 
-if TYPE_CHECKING:
-    from tests.concurrency.conchelpers import (
-        backend_pid,
-        inc,
-        inc_batch,
-        progress,
-        set_batch,
-        wait_until_blocked_or_done,
-    )
-else:
-    from conchelpers import backend_pid, inc, inc_batch, progress, set_batch, wait_until_blocked_or_done
+from tests.concurrency.conchelpers import (
+    backend_pid,
+    inc,
+    inc_batch,
+    progress,
+    set_batch,
+    wait_until_blocked_or_done,
+)
 
 Connect = Callable[..., psycopg.Connection[Any]]
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 import pytest
 
-if TYPE_CHECKING:
-    from tests.events.eventhelpers import load
-else:  # pytest puts this folder on sys.path (rootdir-less test modules)
-    from eventhelpers import load
+from tests.events.eventhelpers import load
 
 
 @pytest.fixture

@@ -5,15 +5,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
 
-if TYPE_CHECKING:
-    from tests.events.eventhelpers import init, login, progresses, record, stat
-else:
-    from eventhelpers import init, login, progresses, record, stat
+from tests.events.eventhelpers import init, login, progresses, record, stat
 
 Conn = psycopg.Connection[Any]
 Connect = Callable[..., Conn]

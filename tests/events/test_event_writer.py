@@ -7,7 +7,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 import pytest
@@ -27,12 +27,8 @@ from pgchallenge import (
 )
 from pgchallenge.writer import check_event, partition_of
 
-if TYPE_CHECKING:
-    from tests.events.eventhelpers import init, login, progresses, stat
-    from tests.serverclock import ServerClock, iso
-else:
-    from eventhelpers import init, login, progresses, stat
-    from serverclock import ServerClock, iso
+from tests.events.eventhelpers import init, login, progresses, stat
+from tests.serverclock import ServerClock, iso
 
 Conn = psycopg.Connection[Any]
 Connect = Callable[..., Conn]

@@ -12,18 +12,14 @@ import sys
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 import pytest
 from pgchallenge import cli
 
-if TYPE_CHECKING:
-    from tests.events.eventhelpers import init, login, progresses, stat, table_state
-    from tests.serverclock import HOUR, ServerClock, iso
-else:
-    from eventhelpers import init, login, progresses, stat, table_state
-    from serverclock import HOUR, ServerClock, iso
+from tests.events.eventhelpers import init, login, progresses, stat, table_state
+from tests.serverclock import HOUR, ServerClock, iso
 
 Conn = psycopg.Connection[Any]
 

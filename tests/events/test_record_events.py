@@ -3,40 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-if TYPE_CHECKING:
-    from tests.events.eventhelpers import (
-        CONFIG,
-        GOALS,
-        init,
-        login,
-        progresses,
-        record,
-        remembered,
-        skipped,
-        stat,
-        table_state,
-    )
-    from tests.serverclock import DAY, HOUR, ServerClock, iso
-else:
-    from eventhelpers import (
-        CONFIG,
-        GOALS,
-        init,
-        login,
-        progresses,
-        record,
-        remembered,
-        skipped,
-        stat,
-        table_state,
-    )
-    from serverclock import DAY, HOUR, ServerClock, iso
+from tests.events.eventhelpers import (
+    CONFIG,
+    GOALS,
+    init,
+    login,
+    progresses,
+    record,
+    remembered,
+    skipped,
+    stat,
+    table_state,
+)
+from tests.serverclock import DAY, HOUR, ServerClock, iso
 
 Conn = psycopg.Connection[Any]
 

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-if TYPE_CHECKING:
-    from tests.events.eventhelpers import init, login, progresses, remembered, stat, table_state
-else:
-    from eventhelpers import init, login, progresses, remembered, stat, table_state
+from tests.events.eventhelpers import init, login, progresses, remembered, stat, table_state
 
 Conn = psycopg.Connection[Any]
 

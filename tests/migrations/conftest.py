@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 import pytest
 
-if TYPE_CHECKING:
-    from tests.migrations.migrationhelpers import NewDatabase
-else:  # pytest puts this folder on sys.path (rootdir-less test modules)
-    from migrationhelpers import NewDatabase
+from tests.migrations.migrationhelpers import NewDatabase
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import subprocess
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import psycopg
 import pytest
@@ -13,10 +12,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from pgchallenge import embedded, migrate
 
-if TYPE_CHECKING:
-    from tests.migrations.migrationhelpers import NewDatabase
-else:
-    from migrationhelpers import NewDatabase
+from tests.migrations.migrationhelpers import NewDatabase
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "plpgsql"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 import pytest
@@ -10,10 +10,7 @@ from alembic.script import ScriptDirectory
 from pgchallenge import migrate
 from psycopg.types.json import Jsonb
 
-if TYPE_CHECKING:
-    from tests.migrations.migrationhelpers import NewDatabase
-else:
-    from migrationhelpers import NewDatabase
+from tests.migrations.migrationhelpers import NewDatabase
 
 CONFIG = {
     "challenges": [

@@ -14,17 +14,14 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 import pytest
 from pgchallenge import Client, migrate, roles
 from psycopg import sql
 
-if TYPE_CHECKING:
-    from tests.privileges.privhelpers import CONFIG, KINDS, LOGINS, Connect, Deployment, Kind, Login
-else:  # pytest puts this folder on sys.path (rootdir-less test modules)
-    from privhelpers import CONFIG, KINDS, LOGINS, Connect, Deployment, Kind, Login
+from tests.privileges.privhelpers import CONFIG, KINDS, LOGINS, Connect, Deployment, Kind, Login
 
 
 def _url(proc: Any, user: str, dbname: str, password: str | None) -> str:

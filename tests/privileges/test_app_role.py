@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 import pytest
@@ -20,38 +20,21 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-if TYPE_CHECKING:
-    from tests.privileges.privhelpers import (
-        CONFIG,
-        DEFAULT_GOALS,
-        INSUFFICIENT_PRIVILEGE,
-        Connect,
-        Deployment,
-        Login,
-        Relation,
-        access_rules,
-        denied,
-        leaf_tables,
-        relations,
-        sqlstate_of,
-        table_digest,
-    )
-else:  # pytest puts this folder on sys.path (rootdir-less test modules)
-    from privhelpers import (
-        CONFIG,
-        DEFAULT_GOALS,
-        INSUFFICIENT_PRIVILEGE,
-        Connect,
-        Deployment,
-        Login,
-        Relation,
-        access_rules,
-        denied,
-        leaf_tables,
-        relations,
-        sqlstate_of,
-        table_digest,
-    )
+from tests.privileges.privhelpers import (
+    CONFIG,
+    DEFAULT_GOALS,
+    INSUFFICIENT_PRIVILEGE,
+    Connect,
+    Deployment,
+    Login,
+    Relation,
+    access_rules,
+    denied,
+    leaf_tables,
+    relations,
+    sqlstate_of,
+    table_digest,
+)
 
 INCREMENT_PROGRESS_SIGNATURE = "challenge.increment_progress(text, text, integer, text, timestamptz)"
 

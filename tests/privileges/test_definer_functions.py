@@ -13,15 +13,12 @@ import itertools
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import psycopg
 import pytest
 
-if TYPE_CHECKING:
-    from tests.privileges.privhelpers import FUNCTIONS_DIR, Deployment, functions
-else:  # pytest puts this folder on sys.path (rootdir-less test modules)
-    from privhelpers import FUNCTIONS_DIR, Deployment, functions
+from tests.privileges.privhelpers import FUNCTIONS_DIR, Deployment, functions
 
 PINNED_SEARCH_PATH: Final = "SET search_path = pg_catalog, pg_temp"
 

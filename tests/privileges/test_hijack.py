@@ -13,19 +13,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 import pytest
 from pgchallenge import ChallengeError, Client, Event, InvalidArgument, SetItem
 from psycopg import sql
 
-if TYPE_CHECKING:
-    from tests.privileges.privhelpers import Calls, Connect, Deployment
-    from tests.serverclock import iso
-else:  # pytest puts this folder (and tests/) on sys.path (rootdir-less test modules)
-    from privhelpers import Calls, Connect, Deployment
-    from serverclock import iso
+from tests.privileges.privhelpers import Calls, Connect, Deployment
+from tests.serverclock import iso
 
 DECOY_TIME = "2001-01-01T00:00:00Z"  # pure: what the decoy clocks return; a function that read one fails
 

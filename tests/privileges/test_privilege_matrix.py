@@ -9,38 +9,24 @@ calls each function with NULL arguments, and is refused exactly where it holds n
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 import pytest
 from pgchallenge import Client
 
-if TYPE_CHECKING:
-    from tests.privileges.privhelpers import (
-        INSUFFICIENT_PRIVILEGE,
-        KINDS,
-        Connect,
-        Deployment,
-        Login,
-        access_rules,
-        functions,
-        readme_privileges,
-        relations,
-        sqlstate_of,
-    )
-else:  # pytest puts this folder on sys.path (rootdir-less test modules)
-    from privhelpers import (
-        INSUFFICIENT_PRIVILEGE,
-        KINDS,
-        Connect,
-        Deployment,
-        Login,
-        access_rules,
-        functions,
-        readme_privileges,
-        relations,
-        sqlstate_of,
-    )
+from tests.privileges.privhelpers import (
+    INSUFFICIENT_PRIVILEGE,
+    KINDS,
+    Connect,
+    Deployment,
+    Login,
+    access_rules,
+    functions,
+    readme_privileges,
+    relations,
+    sqlstate_of,
+)
 
 TABLE_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
 SEQUENCE_PRIVILEGES = ("USAGE", "SELECT", "UPDATE")

@@ -8,15 +8,12 @@ only to set up states no public function creates yet (an expiry date, a lease th
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
 
-if TYPE_CHECKING:
-    from tests.sql.sqlhelpers import OMIT, Api, Omit, Row, challenge, goal
-else:
-    from sqlhelpers import OMIT, Api, Omit, Row, challenge, goal
+from tests.sql.sqlhelpers import OMIT, Api, Omit, Row, challenge, goal
 
 
 def rewarded(goal_doc: dict[str, Any], reward_type: str, reward_id: str, quantity: int) -> dict[str, Any]:

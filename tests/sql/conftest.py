@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 import pytest
 
-if TYPE_CHECKING:
-    from tests.sql.sqlhelpers import CONFIG, Api
-else:  # pytest puts this folder on sys.path (rootdir-less test modules)
-    from sqlhelpers import CONFIG, Api
+from tests.sql.sqlhelpers import CONFIG, Api
 
 
 @pytest.fixture

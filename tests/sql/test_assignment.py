@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import psycopg
 import pytest
 
-if TYPE_CHECKING:
-    from tests.sql.sqlhelpers import (
-        DEFAULT_GOALS,
-        GOAL_PROGRESS_COLUMNS,
-        Api,
-        assert_sqlstate,
-        config,
-        goal,
-    )
-else:
-    from sqlhelpers import DEFAULT_GOALS, GOAL_PROGRESS_COLUMNS, Api, assert_sqlstate, config, goal
-
+from tests.sql.sqlhelpers import (
+    DEFAULT_GOALS,
+    GOAL_PROGRESS_COLUMNS,
+    Api,
+    assert_sqlstate,
+    config,
+    goal,
+)
 
 # --- initialize_player ---------------------------------------------------------------------------------
 

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-if TYPE_CHECKING:
-    from tests.sql.sqlhelpers import OMIT, Api, assert_sqlstate, detail_names_item, skipped
-else:
-    from sqlhelpers import OMIT, Api, assert_sqlstate, detail_names_item, skipped
+from tests.sql.sqlhelpers import OMIT, Api, assert_sqlstate, detail_names_item, skipped
 
 GOOD_INC = {"user_id": "u1", "goal_id": "kill-10", "delta": 1, "event_id": "ok-0"}
 GOOD_SET = {"user_id": "u1", "goal_id": "reach-lvl-20", "value": 3, "event_id": "ok-0"}

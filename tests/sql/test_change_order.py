@@ -10,15 +10,12 @@ sequence jump back and forth the way two nodes' ranges interleave.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 import pytest
 
-if TYPE_CHECKING:
-    from tests.sql.claimhelpers import QUEST_CONFIG, QuestApi
-else:
-    from claimhelpers import QUEST_CONFIG, QuestApi
+from tests.sql.claimhelpers import QUEST_CONFIG, QuestApi
 
 
 @pytest.fixture

@@ -43,47 +43,28 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import psycopg
 import pytest
 
-if TYPE_CHECKING:
-    from tests.sql.sqlscan import (
-        FunctionSource,
-        Types,
-        Violation,
-        dynamic_sql,
-        find_dml,
-        find_locks,
-        find_upserts,
-        normalise_type,
-        parse_functions,
-        scan_ctid,
-        scan_dml_by_user_id,
-        scan_mutable_in_set,
-        scan_row_locks,
-        tokenize,
-        without_comments,
-    )
-else:  # pytest puts this folder on sys.path (rootdir-less test modules)
-    from sqlscan import (
-        FunctionSource,
-        Types,
-        Violation,
-        dynamic_sql,
-        find_dml,
-        find_locks,
-        find_upserts,
-        normalise_type,
-        parse_functions,
-        scan_ctid,
-        scan_dml_by_user_id,
-        scan_mutable_in_set,
-        scan_row_locks,
-        tokenize,
-        without_comments,
-    )
+from tests.sql.sqlscan import (
+    FunctionSource,
+    Types,
+    Violation,
+    dynamic_sql,
+    find_dml,
+    find_locks,
+    find_upserts,
+    normalise_type,
+    parse_functions,
+    scan_ctid,
+    scan_dml_by_user_id,
+    scan_mutable_in_set,
+    scan_row_locks,
+    tokenize,
+    without_comments,
+)
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 FUNCTIONS_DIR: Final = ROOT / "plpgsql" / "functions"

@@ -7,17 +7,13 @@ claimed CH022 (or, for a recorded claim id, its replay). CH024 goal_rotated come
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 import pytest
 
-if TYPE_CHECKING:
-    from tests.sql.claimhelpers import CLAIM_COLUMNS, QUEST_CONFIG, QuestApi, listen, notifications
-    from tests.sql.sqlhelpers import assert_sqlstate
-else:
-    from claimhelpers import CLAIM_COLUMNS, QUEST_CONFIG, QuestApi, listen, notifications
-    from sqlhelpers import assert_sqlstate
+from tests.sql.claimhelpers import CLAIM_COLUMNS, QUEST_CONFIG, QuestApi, listen, notifications
+from tests.sql.sqlhelpers import assert_sqlstate
 
 
 @pytest.fixture

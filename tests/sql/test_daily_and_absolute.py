@@ -8,16 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
-if TYPE_CHECKING:
-    from tests.serverclock import HOUR, ServerClock, iso, stamp
-    from tests.sql.sqlhelpers import Api, batch_total, outcome_of, skipped
-else:
-    from serverclock import HOUR, ServerClock, iso, stamp
-    from sqlhelpers import Api, batch_total, outcome_of, skipped
+from tests.serverclock import HOUR, ServerClock, iso, stamp
+from tests.sql.sqlhelpers import Api, batch_total, outcome_of, skipped
 
 # Increment goals with daily: true. (A "type: daily" goal counts every event and resets each UTC day:
 # tests/sql/test_rotation.py.)

@@ -13,15 +13,12 @@ from __future__ import annotations
 import threading
 import time
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 import pytest
 
-if TYPE_CHECKING:
-    from tests.sql.claimhelpers import QUEST_CONFIG, QuestApi
-else:
-    from claimhelpers import QUEST_CONFIG, QuestApi
+from tests.sql.claimhelpers import QUEST_CONFIG, QuestApi
 
 DAY = timedelta(days=1)
 

@@ -19,20 +19,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from itertools import pairwise
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-if TYPE_CHECKING:
-    from tests.serverclock import DAY, HOUR, ServerClock, iso
-    from tests.sql.claimhelpers import QuestApi
-    from tests.sql.sqlhelpers import OMIT, Omit, Row, assert_sqlstate, challenge, goal, outcome_of, skipped
-else:
-    from claimhelpers import QuestApi
-    from serverclock import DAY, HOUR, ServerClock, iso
-    from sqlhelpers import OMIT, Omit, Row, assert_sqlstate, challenge, goal, outcome_of, skipped
+from tests.serverclock import DAY, HOUR, ServerClock, iso
+from tests.sql.claimhelpers import QuestApi
+from tests.sql.sqlhelpers import OMIT, Omit, Row, assert_sqlstate, challenge, goal, outcome_of, skipped
 
 Key = tuple[str, str]
 Before = tuple[int, str] | None

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 import pytest
 
-if TYPE_CHECKING:
-    from tests.sql.sqlhelpers import ALL_GOALS, Api, Row, assert_sqlstate, challenge, config, goal, outcome_of
-else:
-    from sqlhelpers import ALL_GOALS, Api, Row, assert_sqlstate, challenge, config, goal, outcome_of
+from tests.sql.sqlhelpers import ALL_GOALS, Api, Row, assert_sqlstate, challenge, config, goal, outcome_of
 
 
 def test_first_load_returns_counts_and_added(bare_api: Api) -> None:

@@ -8,19 +8,15 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 import pytest
 from pgchallenge import cli
 from psycopg.types.json import Jsonb
 
-if TYPE_CHECKING:
-    from tests.sql.claimhelpers import QUEST_CONFIG, QuestApi
-    from tests.sql.sqlhelpers import assert_sqlstate
-else:
-    from claimhelpers import QUEST_CONFIG, QuestApi
-    from sqlhelpers import assert_sqlstate
+from tests.sql.claimhelpers import QUEST_CONFIG, QuestApi
+from tests.sql.sqlhelpers import assert_sqlstate
 
 DAY = timedelta(days=1)
 

@@ -7,17 +7,13 @@ dates into the past (QuestApi.expire_leases / make_due).
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 import pytest
 
-if TYPE_CHECKING:
-    from tests.sql.claimhelpers import GRANT_COLUMNS, QUEST_CONFIG, QuestApi
-    from tests.sql.sqlhelpers import assert_sqlstate
-else:
-    from claimhelpers import GRANT_COLUMNS, QUEST_CONFIG, QuestApi
-    from sqlhelpers import assert_sqlstate
+from tests.sql.claimhelpers import GRANT_COLUMNS, QUEST_CONFIG, QuestApi
+from tests.sql.sqlhelpers import assert_sqlstate
 
 
 @pytest.fixture

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import psycopg
 import pytest
 
-if TYPE_CHECKING:
-    from tests.sql.sqlhelpers import (
-        DEFAULT_GOALS,
-        GOAL_PROGRESS_COLUMNS,
-        Api,
-        assert_sqlstate,
-        challenge,
-        goal,
-    )
-else:
-    from sqlhelpers import DEFAULT_GOALS, GOAL_PROGRESS_COLUMNS, Api, assert_sqlstate, challenge, goal
+from tests.sql.sqlhelpers import (
+    DEFAULT_GOALS,
+    GOAL_PROGRESS_COLUMNS,
+    Api,
+    assert_sqlstate,
+    challenge,
+    goal,
+)
 
 
 def test_get_progress_returns_the_row(api: Api) -> None:

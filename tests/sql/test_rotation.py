@@ -10,17 +10,14 @@ Where a scenario needs "the period is over now", the test moves the row's period
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 import pytest
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-if TYPE_CHECKING:
-    from tests.serverclock import DAY, HOUR, ServerClock, iso
-else:  # pytest puts tests/ on sys.path (rootdir-less test modules)
-    from serverclock import DAY, HOUR, ServerClock, iso
+from tests.serverclock import DAY, HOUR, ServerClock, iso
 
 
 def goal(goal_id: str, target: int, **extra: Any) -> dict[str, Any]:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 import pytest
 
-if TYPE_CHECKING:
-    from tests.sql.sqlhelpers import CONFIG, Api, completed_pairs
-else:
-    from sqlhelpers import CONFIG, Api, completed_pairs
+from tests.sql.sqlhelpers import CONFIG, Api, completed_pairs
 
 SHADOW_DDL = """
 CREATE SCHEMA shadow;

@@ -6,17 +6,13 @@ random pool never saw a prerequisite completed in another challenge (G-12).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 import pytest
 
-if TYPE_CHECKING:
-    from tests.sql.claimhelpers import QUEST_CONFIG, QuestApi
-    from tests.sql.sqlhelpers import GOAL_PROGRESS_COLUMNS, assert_sqlstate
-else:
-    from claimhelpers import QUEST_CONFIG, QuestApi
-    from sqlhelpers import GOAL_PROGRESS_COLUMNS, assert_sqlstate
+from tests.sql.claimhelpers import QUEST_CONFIG, QuestApi
+from tests.sql.sqlhelpers import GOAL_PROGRESS_COLUMNS, assert_sqlstate
 
 
 @pytest.fixture

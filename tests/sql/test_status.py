@@ -15,23 +15,17 @@ import math
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 import pytest
 from pgchallenge import AsyncClient, Client, StatusMetric
 from psycopg.types.json import Jsonb
 
-if TYPE_CHECKING:
-    from tests.serverclock import ServerClock
-    from tests.sql.claimhelpers import QUEST_CONFIG, QuestApi
-    from tests.sql.sqlhelpers import CONFIG, config
-    from tests.sql.sqlscan import Token, tokenize
-else:
-    from claimhelpers import QUEST_CONFIG, QuestApi
-    from serverclock import ServerClock
-    from sqlhelpers import CONFIG, config
-    from sqlscan import Token, tokenize
+from tests.serverclock import ServerClock
+from tests.sql.claimhelpers import QUEST_CONFIG, QuestApi
+from tests.sql.sqlhelpers import CONFIG, config
+from tests.sql.sqlscan import Token, tokenize
 
 PAGE_LIMIT = 128
 Key = tuple[str, tuple[tuple[str, str], ...]]

@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
-if TYPE_CHECKING:
-    from tests.serverclock import HOUR, ServerClock, iso
-    from tests.sql.sqlhelpers import (
-        SKIPPED_KEYS,
-        Api,
-        batch_total,
-        completed_pairs,
-        outcome_of,
-        skipped,
-    )
-else:
-    from serverclock import HOUR, ServerClock, iso
-    from sqlhelpers import SKIPPED_KEYS, Api, batch_total, completed_pairs, outcome_of, skipped
+from tests.serverclock import HOUR, ServerClock, iso
+from tests.sql.sqlhelpers import (
+    SKIPPED_KEYS,
+    Api,
+    batch_total,
+    completed_pairs,
+    outcome_of,
+    skipped,
+)
 
 WRITE_FUNCTIONS = ["increment", "increment-batch", "set-batch"]
 
