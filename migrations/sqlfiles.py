@@ -4,25 +4,52 @@ Online, each file goes to the database through the DBAPI connection with no para
 reach PostgreSQL byte for byte (no bind-parameter parsing of ``:name``, no ``%`` escaping). Offline
 (``alembic upgrade --sql``), the file is written into the script verbatim, for the same reason: SQLAlchemy's
 ``text()`` would double every ``%`` of a ``format()`` call.
+
+A revision lists its files in order. Most are its own (a path inside migrations/sql/<revision>/); a downgrade
+that puts a function back as the revision before left it names that revision's frozen file with
+``earlier(revision, path)`` instead of keeping a copy of it: the bytes that run are the ones that ran then.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from alembic import context, op
 
 SNAPSHOT_ROOT = Path(__file__).resolve().parent / "sql"
 
 
-def snapshot_path(revision: str, relative: str) -> Path:
-    return SNAPSHOT_ROOT / revision / relative
+class EarlierFile(NamedTuple):
+    """A file of an earlier revision's frozen snapshot, run again as it is."""
+
+    revision: str
+    relative: str
 
 
-def run_snapshot(revision: str, files: list[str]) -> None:
-    for relative in files:
-        sql = snapshot_path(revision, relative).read_text(encoding="utf-8")
+def earlier(revision: str, relative: str) -> EarlierFile:
+    """Name ``relative`` (e.g. ``functions/x.sql``) in the snapshot of the earlier ``revision``."""
+    return EarlierFile(revision, relative)
+
+
+SnapshotFile = str | EarlierFile
+
+
+def snapshot_path(revision: str, entry: SnapshotFile) -> Path:
+    """Where a revision's list entry lives: in its own snapshot, or in the earlier one it names."""
+    if isinstance(entry, EarlierFile):
+        # Revision ids start with their number (0001_...), so names compare in migration order. Only an
+        # earlier snapshot is frozen for good: a later one would tie this revision to one not yet run.
+        if entry.revision >= revision:
+            raise ValueError(f"{revision} names {entry.revision}/{entry.relative}: not an earlier revision")
+        return SNAPSHOT_ROOT / entry.revision / entry.relative
+    return SNAPSHOT_ROOT / revision / entry
+
+
+def run_snapshot(revision: str, files: Sequence[SnapshotFile]) -> None:
+    for entry in files:
+        sql = snapshot_path(revision, entry).read_text(encoding="utf-8")
         if context.is_offline_mode():
             context.get_context().impl.static_output(sql)
         else:

@@ -3,11 +3,13 @@
     python scripts/new_revision.py "add claims" functions/claim_goal.sql functions/get_progress.sql
     python scripts/new_revision.py "add outbox table" --sql-file path/to/0002_up.sql functions/x.sql
 
-Each revision runs only its own frozen copies (migrations/sql/<revision>/...), listed explicitly, so that
-upgrading an old database replays each step as it was written. For every function file, the downgrade
-restores the newest earlier snapshot of that file, or drops the function when the revision introduces
-it. Schema changes are not derived from schema.sql: pass a hand-written upgrade script with --sql-file
-(and its reverse with --down-sql-file), and update plpgsql/schema.sql to match (a test compares them).
+Each revision runs frozen files listed explicitly, so that upgrading an old database replays each step as
+it was written: its own copies (migrations/sql/<revision>/...) on upgrade; on downgrade, for every function
+file, the newest earlier snapshot of that file again (``earlier(revision, path)``: a reference, not a
+copy), or a DROP when the revision introduces the function. A revision freezes when the next one is made
+(a test compares its SQL with git history from then on). Schema changes are not derived from schema.sql:
+pass a hand-written upgrade script with --sql-file (and its reverse with --down-sql-file), and update
+plpgsql/schema.sql to match (a test compares them).
 A revision with function files ends with access.sql, upgrade and downgrade alike: challenge._apply_access
 grants what functions/_access_rules.sql declares (give a new public function its rule there).
 """
@@ -38,7 +40,7 @@ Revises: {down_revision}
 
 from __future__ import annotations
 
-from pgchallenge.migrations.sqlfiles import run_snapshot
+from pgchallenge.migrations.sqlfiles import {imports}
 
 revision = "{revision}"
 down_revision = {down_repr}
@@ -131,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     folder.mkdir(parents=True)
 
     upgrade: list[str] = []
+    # The downgrade's entries are Python expressions, written into the revision as they are: a quoted path
+    # of this revision's own, or an earlier(...) reference to the snapshot that restores a function.
     downgrade: list[str] = []
     if args.sql_file:
         shutil.copyfile(args.sql_file, folder / "upgrade.sql")
@@ -141,35 +145,37 @@ def main(argv: list[str] | None = None) -> int:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
         upgrade.append(relative)
-        earlier = previous_snapshot(relative, before)
-        down_name = f"downgrade/{relative}"
-        (folder / down_name).parent.mkdir(parents=True, exist_ok=True)
-        if earlier is not None:
-            shutil.copyfile(earlier, folder / down_name)
+        restored = previous_snapshot(relative, before)
+        if restored is not None:
+            downgrade.append(f'earlier("{restored.parent.parent.name}", "{relative}")')
         else:
+            down_name = f"downgrade/{relative}"
+            (folder / down_name).parent.mkdir(parents=True, exist_ok=True)
             signature = function_name(source.read_text(encoding="utf-8"))
             (folder / down_name).write_text(f"DROP FUNCTION IF EXISTS {signature};\n", encoding="utf-8")
-        downgrade.append(down_name)
+            downgrade.append(f'"{down_name}"')
     if args.down_sql_file:
         shutil.copyfile(args.down_sql_file, folder / "downgrade.sql")
-        downgrade.append("downgrade.sql")
+        downgrade.append('"downgrade.sql"')
     if args.files and number > FIRST_REVISION_WITH_ACCESS_RULES:
         # Functions created or replaced: grant exactly what _access_rules says (a new function starts
         # with no privileges; one without a rule fails the migration). Both ways: a downgrade recreates
         # the earlier functions, under the earlier rules.
         (folder / "access.sql").write_text(ACCESS_STEP, encoding="utf-8")
         upgrade.append("access.sql")
-        downgrade.append("access.sql")
+        downgrade.append('"access.sql"')
 
     down_revision = before[-1] if before else None
+    references = any(entry.startswith("earlier(") for entry in downgrade)
     text = TEMPLATE.format(
         message=args.message,
+        imports="earlier, run_snapshot" if references else "run_snapshot",
         revision=revision,
         down_revision=down_revision,
         # Double quotes, as ruff format writes them.
         down_repr=f'"{down_revision}"' if down_revision else "None",
         upgrade="".join(f'    "{name}",\n' for name in upgrade),
-        downgrade="".join(f'    "{name}",\n' for name in downgrade),
+        downgrade="".join(f"    {entry},\n" for entry in downgrade),
     )
     (VERSIONS / f"{revision}.py").write_text(text, encoding="utf-8")
     print(f"created migrations/versions/{revision}.py with {len(upgrade)} upgrade file(s)")

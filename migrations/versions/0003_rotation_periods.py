@@ -6,7 +6,7 @@ Revises: 0002_claims_outbox_maintenance
 
 from __future__ import annotations
 
-from pgchallenge.migrations.sqlfiles import run_snapshot
+from pgchallenge.migrations.sqlfiles import earlier, run_snapshot
 
 revision = "0003_rotation_periods"
 down_revision = "0002_claims_outbox_maintenance"
@@ -35,14 +35,14 @@ DOWNGRADE_FILES = [
     "downgrade/functions/_period_resets.sql",
     "downgrade/functions/_period_start.sql",
     "downgrade/functions/_rotate_rows.sql",
-    "downgrade/functions/_check_write_items.sql",
-    "downgrade/functions/increment_progress.sql",
-    "downgrade/functions/increment_progress_batch.sql",
-    "downgrade/functions/set_progress_batch.sql",
-    "downgrade/functions/initialize_player.sql",
-    "downgrade/functions/set_goal_active.sql",
-    "downgrade/functions/_activate_goals.sql",
-    "downgrade/functions/claim_goal.sql",
+    earlier("0001_initial", "functions/_check_write_items.sql"),
+    earlier("0001_initial", "functions/increment_progress.sql"),
+    earlier("0001_initial", "functions/increment_progress_batch.sql"),
+    earlier("0001_initial", "functions/set_progress_batch.sql"),
+    earlier("0001_initial", "functions/initialize_player.sql"),
+    earlier("0001_initial", "functions/set_goal_active.sql"),
+    earlier("0002_claims_outbox_maintenance", "functions/_activate_goals.sql"),
+    earlier("0002_claims_outbox_maintenance", "functions/claim_goal.sql"),
     "downgrade/functions/get_rotation_status.sql",
     "downgrade.sql",
 ]

@@ -6,7 +6,7 @@ Revises: 0003_rotation_periods
 
 from __future__ import annotations
 
-from pgchallenge.migrations.sqlfiles import run_snapshot
+from pgchallenge.migrations.sqlfiles import earlier, run_snapshot
 
 revision = "0004_record_events"
 down_revision = "0003_rotation_periods"
@@ -21,7 +21,7 @@ UPGRADE_FILES = [
     "functions/record_events.sql",
 ]
 DOWNGRADE_FILES = [
-    "downgrade/functions/_remember_events.sql",
+    earlier("0001_initial", "functions/_remember_events.sql"),
     "downgrade/functions/_check_events.sql",
     "downgrade/functions/_apply_routed.sql",
     "downgrade/functions/record_events.sql",

@@ -6,7 +6,7 @@ Revises: 0004_record_events
 
 from __future__ import annotations
 
-from pgchallenge.migrations.sqlfiles import run_snapshot
+from pgchallenge.migrations.sqlfiles import earlier, run_snapshot
 
 revision = "0005_shared_timestamp_validation"
 down_revision = "0004_record_events"
@@ -22,9 +22,9 @@ UPGRADE_FILES = [
 ]
 DOWNGRADE_FILES = [
     "downgrade/functions/_is_zoned_timestamp.sql",
-    "downgrade/functions/_first_bad_timestamp.sql",
-    "downgrade/functions/_check_write_items.sql",
-    "downgrade/functions/_check_events.sql",
+    earlier("0001_initial", "functions/_first_bad_timestamp.sql"),
+    earlier("0003_rotation_periods", "functions/_check_write_items.sql"),
+    earlier("0004_record_events", "functions/_check_events.sql"),
 ]
 
 

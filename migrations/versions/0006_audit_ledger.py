@@ -6,7 +6,7 @@ Revises: 0005_shared_timestamp_validation
 
 from __future__ import annotations
 
-from pgchallenge.migrations.sqlfiles import run_snapshot
+from pgchallenge.migrations.sqlfiles import earlier, run_snapshot
 
 revision = "0006_audit_ledger"
 down_revision = "0005_shared_timestamp_validation"
@@ -39,18 +39,18 @@ DOWNGRADE_FILES = [
     "downgrade/functions/_ledger_enabled.sql",
     "downgrade/functions/_increment_batch.sql",
     "downgrade/functions/_set_batch.sql",
-    "downgrade/functions/increment_progress_batch.sql",
-    "downgrade/functions/set_progress_batch.sql",
-    "downgrade/functions/_apply_routed.sql",
-    "downgrade/functions/record_events.sql",
-    "downgrade/functions/increment_progress.sql",
-    "downgrade/functions/_rotate_rows.sql",
-    "downgrade/functions/set_goal_active.sql",
-    "downgrade/functions/_activate_goals.sql",
-    "downgrade/functions/initialize_player.sql",
-    "downgrade/functions/claim_goal.sql",
-    "downgrade/functions/delete_expired_progress.sql",
-    "downgrade/functions/delete_user_data.sql",
+    earlier("0003_rotation_periods", "functions/increment_progress_batch.sql"),
+    earlier("0003_rotation_periods", "functions/set_progress_batch.sql"),
+    earlier("0004_record_events", "functions/_apply_routed.sql"),
+    earlier("0004_record_events", "functions/record_events.sql"),
+    earlier("0003_rotation_periods", "functions/increment_progress.sql"),
+    earlier("0003_rotation_periods", "functions/_rotate_rows.sql"),
+    earlier("0003_rotation_periods", "functions/set_goal_active.sql"),
+    earlier("0003_rotation_periods", "functions/_activate_goals.sql"),
+    earlier("0003_rotation_periods", "functions/initialize_player.sql"),
+    earlier("0003_rotation_periods", "functions/claim_goal.sql"),
+    earlier("0002_claims_outbox_maintenance", "functions/delete_expired_progress.sql"),
+    earlier("0002_claims_outbox_maintenance", "functions/delete_user_data.sql"),
     "downgrade/functions/create_ledger_partitions.sql",
     "downgrade/functions/prune_ledger.sql",
     "downgrade/functions/explain_progress.sql",

@@ -6,7 +6,7 @@ Revises: 0006_audit_ledger
 
 from __future__ import annotations
 
-from pgchallenge.migrations.sqlfiles import run_snapshot
+from pgchallenge.migrations.sqlfiles import earlier, run_snapshot
 
 revision = "0007_strict_timestamps_and_plans"
 down_revision = "0006_audit_ledger"
@@ -31,18 +31,18 @@ UPGRADE_FILES = [
     "functions/load_config.sql",
 ]
 DOWNGRADE_FILES = [
-    "downgrade/functions/_is_zoned_timestamp.sql",
-    "downgrade/functions/_first_bad_timestamp.sql",
-    "downgrade/functions/_check_write_items.sql",
-    "downgrade/functions/_check_events.sql",
-    "downgrade/functions/_increment_batch.sql",
-    "downgrade/functions/_set_batch.sql",
-    "downgrade/functions/record_events.sql",
+    earlier("0005_shared_timestamp_validation", "functions/_is_zoned_timestamp.sql"),
+    earlier("0005_shared_timestamp_validation", "functions/_first_bad_timestamp.sql"),
+    earlier("0005_shared_timestamp_validation", "functions/_check_write_items.sql"),
+    earlier("0005_shared_timestamp_validation", "functions/_check_events.sql"),
+    earlier("0006_audit_ledger", "functions/_increment_batch.sql"),
+    earlier("0006_audit_ledger", "functions/_set_batch.sql"),
+    earlier("0006_audit_ledger", "functions/record_events.sql"),
     "downgrade/functions/_remember_new_events.sql",
     "downgrade/functions/_timestamp_problem.sql",
     "downgrade/functions/_timestamp_pattern.sql",
-    "downgrade/functions/_config_goal.sql",
-    "downgrade/functions/load_config.sql",
+    earlier("0001_initial", "functions/_config_goal.sql"),
+    earlier("0001_initial", "functions/load_config.sql"),
     "downgrade/functions/_first_repeat.sql",
     "downgrade.sql",
 ]

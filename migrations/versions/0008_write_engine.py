@@ -6,7 +6,7 @@ Revises: 0007_strict_timestamps_and_plans
 
 from __future__ import annotations
 
-from pgchallenge.migrations.sqlfiles import run_snapshot
+from pgchallenge.migrations.sqlfiles import earlier, run_snapshot
 
 revision = "0008_write_engine"
 down_revision = "0007_strict_timestamps_and_plans"
@@ -65,26 +65,26 @@ DOWNGRADE_FILES = [
     "downgrade/functions/_stamps_match.sql",
     "downgrade/functions/_outcome.sql",
     "downgrade.sql",
-    "downgrade/functions/_first_bad_timestamp.sql",
-    "downgrade/functions/delete_expired_progress.sql",
-    "downgrade/functions/prune_ledger.sql",
-    "downgrade/functions/_period_resets.sql",
+    earlier("0007_strict_timestamps_and_plans", "functions/_first_bad_timestamp.sql"),
+    earlier("0006_audit_ledger", "functions/delete_expired_progress.sql"),
+    earlier("0006_audit_ledger", "functions/prune_ledger.sql"),
+    earlier("0003_rotation_periods", "functions/_period_resets.sql"),
     "downgrade/functions/_resets.sql",
-    "downgrade/functions/_batch_result.sql",
-    "downgrade/functions/_merge_batch_results.sql",
-    "downgrade/functions/_remember_new_events.sql",
-    "downgrade/functions/_check_events.sql",
-    "downgrade/functions/_increment_batch.sql",
-    "downgrade/functions/_set_batch.sql",
-    "downgrade/functions/_apply_routed.sql",
-    "downgrade/functions/increment_progress_batch.sql",
-    "downgrade/functions/set_progress_batch.sql",
-    "downgrade/functions/record_events.sql",
-    "downgrade/functions/increment_progress.sql",
-    "downgrade/functions/_rotate_rows.sql",
-    "downgrade/functions/prune_processed_events.sql",
-    "downgrade/functions/delete_user_data.sql",
-    "downgrade/functions/_ledger_enabled.sql",
+    earlier("0001_initial", "functions/_batch_result.sql"),
+    earlier("0001_initial", "functions/_merge_batch_results.sql"),
+    earlier("0007_strict_timestamps_and_plans", "functions/_remember_new_events.sql"),
+    earlier("0007_strict_timestamps_and_plans", "functions/_check_events.sql"),
+    earlier("0007_strict_timestamps_and_plans", "functions/_increment_batch.sql"),
+    earlier("0007_strict_timestamps_and_plans", "functions/_set_batch.sql"),
+    earlier("0006_audit_ledger", "functions/_apply_routed.sql"),
+    earlier("0006_audit_ledger", "functions/increment_progress_batch.sql"),
+    earlier("0006_audit_ledger", "functions/set_progress_batch.sql"),
+    earlier("0007_strict_timestamps_and_plans", "functions/record_events.sql"),
+    earlier("0006_audit_ledger", "functions/increment_progress.sql"),
+    earlier("0006_audit_ledger", "functions/_rotate_rows.sql"),
+    earlier("0002_claims_outbox_maintenance", "functions/prune_processed_events.sql"),
+    earlier("0006_audit_ledger", "functions/delete_user_data.sql"),
+    earlier("0006_audit_ledger", "functions/_ledger_enabled.sql"),
     "downgrade/functions/_ledger_setting.sql",
 ]
 

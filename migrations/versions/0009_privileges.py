@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 
 from alembic import context
-from pgchallenge.migrations.sqlfiles import run_snapshot, set_local_settings
+from pgchallenge.migrations.sqlfiles import earlier, run_snapshot, set_local_settings
 
 revision = "0009_privileges"
 down_revision = "0008_write_engine"
@@ -64,33 +64,33 @@ DOWNGRADE_FILES = [
     "downgrade/functions/_apply_access.sql",
     "downgrade/functions/_table_rows.sql",
     "downgrade/functions/status.sql",
-    "downgrade/functions/_limits.sql",
+    earlier("0008_write_engine", "functions/_limits.sql"),
     "downgrade/functions/set_ledger.sql",
-    "downgrade/functions/_ledger_enabled.sql",
-    "downgrade/functions/_ledger_setting.sql",
+    earlier("0008_write_engine", "functions/_ledger_enabled.sql"),
+    earlier("0008_write_engine", "functions/_ledger_setting.sql"),
     "downgrade/functions/_ledger_switch.sql",
-    "downgrade/functions/acquire_source.sql",
-    "downgrade/functions/claim_goal.sql",
-    "downgrade/functions/create_ledger_partitions.sql",
-    "downgrade/functions/delete_expired_progress.sql",
-    "downgrade/functions/delete_user_data.sql",
-    "downgrade/functions/explain_progress.sql",
-    "downgrade/functions/finish_reward_grant.sql",
-    "downgrade/functions/get_progress.sql",
-    "downgrade/functions/get_rotation_status.sql",
-    "downgrade/functions/get_user_progress.sql",
-    "downgrade/functions/increment_progress.sql",
-    "downgrade/functions/increment_progress_batch.sql",
-    "downgrade/functions/initialize_player.sql",
-    "downgrade/functions/lease_reward_grants.sql",
-    "downgrade/functions/load_config.sql",
-    "downgrade/functions/prune_ledger.sql",
-    "downgrade/functions/prune_processed_events.sql",
-    "downgrade/functions/random_select_goals.sql",
-    "downgrade/functions/record_events.sql",
-    "downgrade/functions/select_goals.sql",
-    "downgrade/functions/set_goal_active.sql",
-    "downgrade/functions/set_progress_batch.sql",
+    earlier("0008_write_engine", "functions/acquire_source.sql"),
+    earlier("0006_audit_ledger", "functions/claim_goal.sql"),
+    earlier("0006_audit_ledger", "functions/create_ledger_partitions.sql"),
+    earlier("0008_write_engine", "functions/delete_expired_progress.sql"),
+    earlier("0008_write_engine", "functions/delete_user_data.sql"),
+    earlier("0006_audit_ledger", "functions/explain_progress.sql"),
+    earlier("0002_claims_outbox_maintenance", "functions/finish_reward_grant.sql"),
+    earlier("0001_initial", "functions/get_progress.sql"),
+    earlier("0003_rotation_periods", "functions/get_rotation_status.sql"),
+    earlier("0001_initial", "functions/get_user_progress.sql"),
+    earlier("0008_write_engine", "functions/increment_progress.sql"),
+    earlier("0008_write_engine", "functions/increment_progress_batch.sql"),
+    earlier("0006_audit_ledger", "functions/initialize_player.sql"),
+    earlier("0002_claims_outbox_maintenance", "functions/lease_reward_grants.sql"),
+    earlier("0007_strict_timestamps_and_plans", "functions/load_config.sql"),
+    earlier("0008_write_engine", "functions/prune_ledger.sql"),
+    earlier("0008_write_engine", "functions/prune_processed_events.sql"),
+    earlier("0002_claims_outbox_maintenance", "functions/random_select_goals.sql"),
+    earlier("0008_write_engine", "functions/record_events.sql"),
+    earlier("0002_claims_outbox_maintenance", "functions/select_goals.sql"),
+    earlier("0006_audit_ledger", "functions/set_goal_active.sql"),
+    earlier("0008_write_engine", "functions/set_progress_batch.sql"),
 ]
 ROLE_KINDS = ("app", "reader", "admin")
 

@@ -14,7 +14,7 @@ nothing in its CASEs that Citus refuses.
 
 from __future__ import annotations
 
-from pgchallenge.migrations.sqlfiles import run_snapshot
+from pgchallenge.migrations.sqlfiles import earlier, run_snapshot
 
 revision = "0010_citus_statements"
 down_revision = "0009_privileges"
@@ -38,15 +38,15 @@ UPGRADE_FILES = [
 # The key and finish_reward_grant's signature go back first (downgrade.sql), then the functions.
 DOWNGRADE_FILES = [
     "downgrade.sql",
-    "downgrade/functions/get_progress.sql",
-    "downgrade/functions/set_goal_active.sql",
-    "downgrade/functions/load_config.sql",
-    "downgrade/functions/_advance_source.sql",
-    "downgrade/functions/_remember_new_events.sql",
-    "downgrade/functions/_rotate_rows.sql",
-    "downgrade/functions/claim_goal.sql",
-    "downgrade/functions/finish_reward_grant.sql",
-    "downgrade/functions/lease_reward_grants.sql",
+    earlier("0009_privileges", "functions/get_progress.sql"),
+    earlier("0009_privileges", "functions/set_goal_active.sql"),
+    earlier("0009_privileges", "functions/load_config.sql"),
+    earlier("0008_write_engine", "functions/_advance_source.sql"),
+    earlier("0008_write_engine", "functions/_remember_new_events.sql"),
+    earlier("0008_write_engine", "functions/_rotate_rows.sql"),
+    earlier("0009_privileges", "functions/claim_goal.sql"),
+    earlier("0009_privileges", "functions/finish_reward_grant.sql"),
+    earlier("0009_privileges", "functions/lease_reward_grants.sql"),
     "access.sql",
 ]
 

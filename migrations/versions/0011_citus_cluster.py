@@ -16,7 +16,7 @@ explain_progress orders by it.
 
 from __future__ import annotations
 
-from pgchallenge.migrations.sqlfiles import run_snapshot
+from pgchallenge.migrations.sqlfiles import earlier, run_snapshot
 
 revision = "0011_citus_cluster"
 down_revision = "0010_citus_statements"
@@ -46,19 +46,19 @@ UPGRADE_FILES = [
 ]
 # The functions go back first; then the columns (downgrade.sql) and the helpers, which they no longer use.
 DOWNGRADE_FILES = [
-    "downgrade/functions/_apply_writes.sql",
-    "downgrade/functions/lease_reward_grants.sql",
-    "downgrade/functions/delete_expired_progress.sql",
-    "downgrade/functions/prune_processed_events.sql",
-    "downgrade/functions/_table_rows.sql",
-    "downgrade/functions/status.sql",
-    "downgrade/functions/_activate_goals.sql",
-    "downgrade/functions/initialize_player.sql",
-    "downgrade/functions/set_goal_active.sql",
-    "downgrade/functions/claim_goal.sql",
-    "downgrade/functions/_rotate_rows.sql",
-    "downgrade/functions/increment_progress.sql",
-    "downgrade/functions/explain_progress.sql",
+    earlier("0008_write_engine", "functions/_apply_writes.sql"),
+    earlier("0010_citus_statements", "functions/lease_reward_grants.sql"),
+    earlier("0009_privileges", "functions/delete_expired_progress.sql"),
+    earlier("0009_privileges", "functions/prune_processed_events.sql"),
+    earlier("0009_privileges", "functions/_table_rows.sql"),
+    earlier("0009_privileges", "functions/status.sql"),
+    earlier("0006_audit_ledger", "functions/_activate_goals.sql"),
+    earlier("0009_privileges", "functions/initialize_player.sql"),
+    earlier("0010_citus_statements", "functions/set_goal_active.sql"),
+    earlier("0010_citus_statements", "functions/claim_goal.sql"),
+    earlier("0010_citus_statements", "functions/_rotate_rows.sql"),
+    earlier("0009_privileges", "functions/increment_progress.sql"),
+    earlier("0009_privileges", "functions/explain_progress.sql"),
     "downgrade.sql",
     "downgrade/functions/_shard_stats.sql",
     "downgrade/functions/_row_lock.sql",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import subprocess
+import uuid
 from pathlib import Path
 
 import psycopg
@@ -11,8 +13,9 @@ import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from pgchallenge import embedded, migrate
+from pgchallenge.migrations.sqlfiles import EarlierFile, SnapshotFile, snapshot_path
 
-from tests.migrations.migrationhelpers import NewDatabase
+from tests.migrations.migrationhelpers import NewDatabase, lists_in, revision_ids, revision_lists
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "plpgsql"
@@ -36,7 +39,6 @@ def load_sources(url: str) -> None:
 
 
 def schema_dump(url: str) -> str:
-    params = psycopg.conninfo.conninfo_to_dict(url)
     command = [
         str(embedded.bin_dir() / "pg_dump"),
         "--schema-only",
@@ -47,7 +49,6 @@ def schema_dump(url: str) -> str:
         url,
     ]
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    del params
     # pg_dump 17.6+ writes \restrict / \unrestrict lines with a random key: not part of the schema.
     lines = [line for line in output.splitlines() if not re.match(r"\\(un)?restrict\b", line)]
     return "\n".join(lines)
@@ -89,17 +90,77 @@ def test_function_source_equals_its_newest_snapshot(path: Path) -> None:
 
 
 def test_revisions_list_files_that_exist() -> None:
-    for version in (ROOT / "migrations" / "versions").glob("[0-9]*.py"):
-        text = version.read_text(encoding="utf-8")
-        revision = version.stem
-        for name in re.findall(r'^\s+"([^"]+\.sql)",$', text, re.M):
-            assert (SNAPSHOTS / revision / name).exists(), f"{version.name} lists missing {name}"
+    listed: set[Path] = set()
+    for revision in revision_ids():
+        upgrade, downgrade = revision_lists(revision)
+        for entry in upgrade + downgrade:
+            path = snapshot_path(revision, entry)
+            assert path.exists(), f"{revision} lists missing {entry}"
+            listed.add(path.resolve())
+    # A snapshot file no revision runs is a copy left behind (or a step forgotten in a list).
+    unlisted = sorted(
+        str(path.relative_to(SNAPSHOTS)) for path in SNAPSHOTS.rglob("*.sql") if path.resolve() not in listed
+    )
+    assert unlisted == [], f"snapshot files no revision runs: {unlisted}"
+
+
+def test_a_downgrade_references_earlier_snapshots_instead_of_copying_them() -> None:
+    """A downgrade that puts a function back runs the earlier revision's frozen file (earlier(...)): a
+    file of its own would be a copy, which nothing keeps equal to the file it copies."""
+    copies = []
+    for revision in revision_ids():
+        _, downgrade = revision_lists(revision)
+        for entry in downgrade:
+            if isinstance(entry, str) and entry.startswith("downgrade/functions/"):
+                text = snapshot_path(revision, entry).read_text(encoding="utf-8")
+                if "CREATE OR REPLACE FUNCTION" in text:
+                    copies.append(f"{revision}/{entry}")
+    assert copies == []
 
 
 def test_single_head() -> None:
     config = Config(str(ROOT / "alembic.ini"))
     heads = ScriptDirectory.from_config(config).get_heads()
     assert len(heads) == 1, heads
+
+
+# A downgrade that adds back a column the revision dropped can only add it last (ALTER TABLE has no
+# position): the one such difference, which changes no column's definition.
+COLUMN_PUT_BACK_LAST = {"0003_rotation_periods": ("challenge.goals", "counts_once_per_day")}
+
+
+def column_line(dump: str, table: str, column: str) -> tuple[str, str]:
+    """The column's line in ``CREATE TABLE table``, and the dump without it."""
+    lines = dump.split("\n")
+    start = lines.index(f"CREATE TABLE {table} (")
+    end = lines.index(");", start)
+    (index,) = [i for i in range(start, end) if lines[i].startswith(f"    {column} ")]
+    return lines[index], "\n".join(lines[:index] + lines[index + 1 :])
+
+
+def test_downgrading_one_step_gives_the_previous_schema(new_database: NewDatabase) -> None:
+    """For every revision: its downgrade leaves exactly the schema the revision before it built, the
+    function bodies included (pg_dump writes them)."""
+    url = new_database()
+    # Roles of this test's own: the revision that creates roles drops them again on its downgrade.
+    prefix = f"mig_{uuid.uuid4().hex[:8]}"
+    previous: tuple[str, str] | None = None
+    for revision in revision_ids():
+        migrate.upgrade(url, revision, role_prefix=prefix)
+        dump = schema_dump(url)
+        if previous is not None:
+            migrate.downgrade(url, previous[0])
+            after, before = schema_dump(url), previous[1]
+            if revision in COLUMN_PUT_BACK_LAST:
+                table, column = COLUMN_PUT_BACK_LAST[revision]
+                after_line, after = column_line(after, table, column)
+                before_line, before = column_line(before, table, column)
+                assert after_line == before_line, f"downgrading {revision} changed {table}.{column}"
+            assert after == before, f"downgrading {revision} did not give {previous[0]}"
+            migrate.upgrade(url, revision, role_prefix=prefix)
+        previous = (revision, dump)
+    migrate.downgrade(url, "base")
+    assert challenge_objects(url) == 0
 
 
 def test_upgrade_downgrade_upgrade(new_database: NewDatabase) -> None:
@@ -152,3 +213,50 @@ def test_current_on_a_database_never_migrated_leaves_nothing(new_database: NewDa
         ["alembic", "-x", f"url={url}", "current"], cwd=ROOT, check=True, capture_output=True, text=True
     )
     assert challenge_objects(url) == 0
+
+
+# A revision's snapshot freezes when the next revision is made (scripts/new_revision.py, run once the
+# revision before has landed). 0009 was still being reviewed when 0010 was made, in the same session, and
+# took its last edit there, before either landed.
+FROZEN_FROM = {"0009_privileges": "24ce65189f5f523cca99c60899aaeb10864fc401"}
+
+
+def git(*args: str) -> bytes:
+    return subprocess.run(["git", "-C", str(ROOT), *args], check=True, capture_output=True).stdout
+
+
+def sql_run_by(revision: str, commit: str | None) -> tuple[list[bytes], list[bytes]]:
+    """The bytes of each file a revision's upgrade and downgrade run, at ``commit`` (None: checked out)."""
+    if commit is None:
+        upgrade, downgrade = revision_lists(revision)
+        return [snapshot_path(revision, e).read_bytes() for e in upgrade], [
+            snapshot_path(revision, e).read_bytes() for e in downgrade
+        ]
+    upgrade, downgrade = lists_in(git("show", f"{commit}:migrations/versions/{revision}.py").decode())
+
+    def at_commit(entry: SnapshotFile) -> bytes:
+        owner, relative = (
+            (entry.revision, entry.relative) if isinstance(entry, EarlierFile) else (revision, entry)
+        )
+        return git("show", f"{commit}:migrations/sql/{owner}/{relative}")
+
+    return [at_commit(e) for e in upgrade], [at_commit(e) for e in downgrade]
+
+
+@pytest.mark.skipif(not (ROOT / ".git").exists(), reason="not a git checkout: no history to compare with")
+def test_a_landed_revision_runs_the_sql_it_ran_when_it_froze() -> None:
+    """Once the next revision exists, a revision's SQL never changes: upgrading an old database must replay
+    each step as it ran everywhere else. Its lists may change form (a copy replaced by earlier(...)), but
+    the bytes they run, in their order, stay the ones of the commit that froze it."""
+    revisions = revision_ids()
+    for revision, successor in itertools.pairwise(revisions):
+        frozen = (
+            FROZEN_FROM.get(revision)
+            or git("log", "--diff-filter=A", "--format=%H", "--", f"migrations/versions/{successor}.py")
+            .decode()
+            .split()[-1]
+        )
+        then_up, then_down = sql_run_by(revision, frozen)
+        now_up, now_down = sql_run_by(revision, None)
+        assert now_up == then_up, f"{revision}'s upgrade no longer runs what it ran at {frozen[:8]}"
+        assert now_down == then_down, f"{revision}'s downgrade no longer runs what it ran at {frozen[:8]}"

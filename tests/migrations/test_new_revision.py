@@ -8,6 +8,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from pgchallenge.migrations.sqlfiles import SnapshotFile, earlier
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,14 +46,14 @@ def newest_snapshot(relative: str) -> Path:
     return revisions[-1] / relative
 
 
-def revision_lists(path: Path) -> tuple[list[str], list[str]]:
-    namespace: dict[str, object] = {}
+def revision_lists(path: Path) -> tuple[list[SnapshotFile], list[SnapshotFile]]:
+    namespace: dict[str, object] = {"earlier": earlier}
     source = path.read_text(encoding="utf-8")
     lists = source[source.index("UPGRADE_FILES") : source.index("\n\n\ndef upgrade")]
     exec(lists, namespace)
     upgrade, downgrade = namespace["UPGRADE_FILES"], namespace["DOWNGRADE_FILES"]
     assert isinstance(upgrade, list) and isinstance(downgrade, list)
-    return [str(name) for name in upgrade], [str(name) for name in downgrade]
+    return upgrade, downgrade
 
 
 def test_a_revision_with_functions_ends_with_the_access_step_both_ways(
@@ -62,17 +63,16 @@ def test_a_revision_with_functions_ends_with_the_access_step_both_ways(
     created = created_revision(tmp_path / "versions")
     upgrade, downgrade = revision_lists(created)
     assert upgrade == ["functions/get_progress.sql", "access.sql"]
-    assert downgrade == ["downgrade/functions/get_progress.sql", "access.sql"]
+    # The downgrade runs the newest earlier snapshot of the file again: a reference, no copy.
+    restored = newest_snapshot("functions/get_progress.sql")
+    assert downgrade == [earlier(restored.parent.parent.name, "functions/get_progress.sql"), "access.sql"]
     folder = tmp_path / "sql" / created.stem
     assert (folder / "access.sql").read_text(encoding="utf-8") == script.ACCESS_STEP
     # The same step 0009 ends with, so every revision applies the rules the same way.
     assert (ROOT / "migrations" / "sql" / "0009_privileges" / "access.sql").read_text(
         encoding="utf-8"
     ) == script.ACCESS_STEP
-    # The downgrade restores the newest earlier snapshot of the file.
-    assert (folder / "downgrade" / "functions" / "get_progress.sql").read_bytes() == (
-        newest_snapshot("functions/get_progress.sql").read_bytes()
-    )
+    assert not (folder / "downgrade").exists()
 
 
 def test_a_schema_only_revision_has_no_access_step(script: ModuleType, tmp_path: Path) -> None:
@@ -82,3 +82,22 @@ def test_a_schema_only_revision_has_no_access_step(script: ModuleType, tmp_path:
     upgrade, downgrade = revision_lists(created_revision(tmp_path / "versions"))
     assert upgrade == ["upgrade.sql"]
     assert downgrade == []
+
+
+def test_a_new_function_is_dropped_on_downgrade(script: ModuleType, tmp_path: Path) -> None:
+    source = tmp_path / "plpgsql" / "functions" / "_brand_new.sql"
+    source.write_text(
+        "CREATE OR REPLACE FUNCTION challenge._brand_new(p_user_id text, p_limit integer DEFAULT 10)\n"
+        "RETURNS integer LANGUAGE sql AS $$ SELECT p_limit $$;\n",
+        encoding="utf-8",
+    )
+    assert script.main(["new helper", "functions/_brand_new.sql"]) == 0
+    created = created_revision(tmp_path / "versions")
+    _, downgrade = revision_lists(created)
+    assert downgrade == ["downgrade/functions/_brand_new.sql", "access.sql"]
+    drop = tmp_path / "sql" / created.stem / "downgrade" / "functions" / "_brand_new.sql"
+    assert (
+        drop.read_text(encoding="utf-8") == "DROP FUNCTION IF EXISTS challenge._brand_new(text, integer);\n"
+    )
+    # No reference to an earlier snapshot: the revision imports only what it uses (ruff would flag it).
+    assert "import run_snapshot\n" in created.read_text(encoding="utf-8")
