@@ -49,7 +49,7 @@ from pgchallenge.models import (
     StatusMetric,
     WriteResult,
 )
-from pgchallenge.worker import RewardWorker, WorkerPass
+from pgchallenge.worker import GrantCounts, RewardWorker, WorkerPass
 from pgchallenge.writer import (
     AsyncEventWriter,
     BufferFull,
@@ -85,6 +85,7 @@ __all__ = [
     "GoalOutcome",
     "GoalProgress",
     "GoalRotated",
+    "GrantCounts",
     "GrantState",
     "IncrementItem",
     "InsufficientGoals",

@@ -41,7 +41,7 @@ from pgchallenge.client import Client
 from pgchallenge.connection import connect
 from pgchallenge.models import RewardGrant
 
-__all__ = ["CHANNEL", "GrantFunction", "RewardWorker", "WorkerPass"]
+__all__ = ["CHANNEL", "GrantCounts", "GrantFunction", "RewardWorker", "WorkerPass"]
 
 CHANNEL = "pgchallenge_reward_grants"
 """The NOTIFY channel ``claim_goal`` signals on (payload: the claim id), at commit."""
@@ -56,8 +56,8 @@ LEASE_SAFETY_MARGIN = 0.2
 
 
 @dataclass(frozen=True, slots=True)
-class WorkerPass:
-    """What one ``run_once`` did."""
+class GrantCounts:
+    """How many reward grants one ``run_once`` leased, and what became of them."""
 
     leased: int = 0
     granted: int = 0
@@ -65,6 +65,10 @@ class WorkerPass:
     failed: int = 0
     # Leased but not attempted because the lease was about to run out (they return to the pool).
     skipped: int = 0
+
+
+# The name GrantCounts had before it said what it counts; kept so that existing imports still work.
+WorkerPass = GrantCounts
 
 
 class RewardWorker:
@@ -124,14 +128,14 @@ class RewardWorker:
         if self._owns_connection:
             self._conn.close()
 
-    def run_once(self) -> WorkerPass:
+    def run_once(self) -> GrantCounts:
         """Deliver every grant that is due now, one leased batch after another, and return the counts.
 
         Stops when a lease returns nothing. Failed attempts are rescheduled with backoff by the database,
         so they are not due again within this pass.
         """
         client = Client(self._conn)
-        totals = WorkerPass()
+        totals = GrantCounts()
         while True:
             leased_at = time.monotonic()
             grants = client.lease_reward_grants(self.worker_id, self.batch_size, self.lease)
@@ -152,7 +156,7 @@ class RewardWorker:
                     failed += 1
                 else:
                     retried += 1
-            totals = WorkerPass(
+            totals = GrantCounts(
                 leased=totals.leased + len(grants),
                 granted=totals.granted + granted,
                 retried=totals.retried + retried,

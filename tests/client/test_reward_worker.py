@@ -9,7 +9,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from pgchallenge import Client, RewardGrant, RewardWorker, WorkerPass
+from pgchallenge import Client, GrantCounts, RewardGrant, RewardWorker
 
 Connect = Callable[..., psycopg.Connection[Any]]
 
@@ -38,13 +38,13 @@ def test_run_once_delivers_every_due_grant_with_the_player_and_claim_id_as_key(
     ids = claimed(client, "u1", "u2", "u3")
     seen: list[RewardGrant] = []
     worker = RewardWorker(seen.append, connect(), worker_id="w1", batch_size=2)
-    assert worker.run_once() == WorkerPass(leased=3, granted=3)
+    assert worker.run_once() == GrantCounts(leased=3, granted=3)
     assert sorted(r.idempotency_key for r in seen) == [f"2:u{i}:{c}" for i, c in enumerate(ids, 1)]
     assert {(r.user_id, r.reward_id, r.quantity) for r in seen} == {
         (u, "reward-kill-3", 1) for u in ("u1", "u2", "u3")
     }
     assert {s[0] for s in states(db).values()} == {"granted"}
-    assert worker.run_once() == WorkerPass()
+    assert worker.run_once() == GrantCounts()
 
 
 def test_a_failing_grant_is_retried_later_then_granted(
@@ -59,11 +59,11 @@ def test_a_failing_grant_is_retried_later_then_granted(
             raise RuntimeError("platform returned 503")
 
     worker = RewardWorker(flaky, connect())
-    assert worker.run_once() == WorkerPass(leased=1, retried=1)
+    assert worker.run_once() == GrantCounts(leased=1, retried=1)
     assert states(db)[claim_id] == ("pending", 1, "RuntimeError: platform returned 503")
-    assert worker.run_once() == WorkerPass()  # backing off
+    assert worker.run_once() == GrantCounts()  # backing off
     make_due(db)
-    assert worker.run_once() == WorkerPass(leased=1, granted=1)
+    assert worker.run_once() == GrantCounts(leased=1, granted=1)
     assert calls == [claim_id, claim_id]
     assert states(db)[claim_id][:2] == ("granted", 2)
 
@@ -80,10 +80,10 @@ def test_a_grant_that_keeps_failing_is_left_failed(
     worker = RewardWorker(broken, connect())
     assert worker.run_once().retried == 1
     make_due(db)
-    assert worker.run_once() == WorkerPass(leased=1, failed=1)
+    assert worker.run_once() == GrantCounts(leased=1, failed=1)
     assert states(db)[claim_id] == ("failed", 2, "ValueError: invalid item reward-kill-3")
     make_due(db)
-    assert worker.run_once() == WorkerPass()
+    assert worker.run_once() == GrantCounts()
 
 
 def test_grants_whose_lease_is_about_to_end_are_left_for_the_next_lease(
@@ -92,7 +92,7 @@ def test_grants_whose_lease_is_about_to_end_are_left_for_the_next_lease(
     claimed(client, "u1", "u2")
     calls: list[str] = []
     worker = RewardWorker(lambda r: calls.append(r.claim_id), connect(), lease=timedelta(microseconds=1))
-    assert worker.run_once() == WorkerPass(leased=2, skipped=2)
+    assert worker.run_once() == GrantCounts(leased=2, skipped=2)
     assert calls == []
     assert {s[:2] for s in states(db).values()} == {("pending", 1)}
 
@@ -132,3 +132,9 @@ def test_worker_arguments_are_checked(db: psycopg.Connection[Any], connect: Conn
     assert 0 < len(worker.worker_id) <= 100
     worker.close()
     assert not db.closed  # the caller's connection stays open
+
+
+def test_the_old_name_of_grant_counts_still_imports() -> None:
+    from pgchallenge import WorkerPass
+
+    assert WorkerPass is GrantCounts
