@@ -23,7 +23,8 @@ from psycopg.types.json import Jsonb
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 FUNCTIONS_DIR: Final = ROOT / "plpgsql" / "functions"
-README: Final = ROOT / "README.md"
+# The SQL contract, whose "### Roles and privileges" table says who may execute what.
+CONTRACT: Final = ROOT / "docs" / "api.md"
 
 Kind = Literal["app", "reader", "admin"]
 KINDS: Final[tuple[Kind, ...]] = ("app", "reader", "admin")
@@ -203,8 +204,8 @@ def access_rules(conn: psycopg.Connection[Any]) -> dict[str, frozenset[str]]:
 
 
 def readme_privileges() -> dict[str, frozenset[str]]:
-    """The README's table under "### Roles and privileges": function name -> the kinds with a check mark."""
-    text = README.read_text(encoding="utf-8")
+    """docs/api.md's table under "### Roles and privileges": function name -> the kinds with a check mark."""
+    text = CONTRACT.read_text(encoding="utf-8")
     start = text.index("### Roles and privileges")
     section = text[start : text.find("\n#", start + 1)]
     header: list[str] | None = None
@@ -222,13 +223,13 @@ def readme_privileges() -> dict[str, frozenset[str]]:
         if set("".join(cells)) <= set("-: "):
             continue  # the alignment row
         match = re.fullmatch(r"`([a-z_]+)`", cells[0])
-        assert match, f"README privilege table: bad function cell {cells[0]!r}"
+        assert match, f"docs/api.md privilege table: bad function cell {cells[0]!r}"
         assert all(cell in ("", "✓") for cell in cells[1:]), line
-        assert match.group(1) not in table, f"README privilege table names {match.group(1)} twice"
+        assert match.group(1) not in table, f"docs/api.md privilege table names {match.group(1)} twice"
         table[match.group(1)] = frozenset(
             kind for kind, cell in zip(KINDS, cells[1:], strict=True) if cell == "✓"
         )
-    assert table, "README: no privilege table under ### Roles and privileges"
+    assert table, "docs/api.md: no privilege table under ### Roles and privileges"
     return table
 
 
