@@ -132,7 +132,7 @@ CREATE TABLE challenge.progress (
 
 -- Event ids already applied (by any write function), for exactly-once processing of redelivered
 -- events: unique per player, (user_id, event_id), the key a table distributed by user_id can enforce.
--- Pruned by age (see the README for the dedup window).
+-- Pruned by age (the dedup window: docs/api.md, prune_processed_events).
 CREATE TABLE challenge.processed_events (
     user_id text NOT NULL,
     event_id text NOT NULL
@@ -166,7 +166,7 @@ CREATE TABLE challenge.source_positions (
     PRIMARY KEY (source, partition)
 );
 
--- The row shape every function that returns progress uses (api.md section 2), and a read-only view of
+-- The row shape every function that returns progress uses (docs/api.md section 2), and a read-only view of
 -- every player's goals AS OF NOW: a row still in an earlier rotation period shows what the first write
 -- of the current period would leave (reset to not_started/0 when the goal resets and the row is not a
 -- claim that stays claimed), and expires_at is the end of the current period. Nothing is written.

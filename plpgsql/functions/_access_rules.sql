@@ -2,7 +2,7 @@
 --
 -- Private: the one list of who may execute which public function, by role kind (the deployment's group
 -- roles, challenge.deployment_roles). challenge._apply_access grants exactly this and refuses to run
--- while a public function has no entry here or an entry names no function; the README's privilege table
+-- while a public function has no entry here or an entry names no function; docs/api.md's privilege table
 -- shows the same list (a test compares them). Private functions (a name starting with "_") are never
 -- granted: they run inside the public ones, with the owner's rights.
 --   app     the game service: player writes, reads, claims, ingestion by source position;

@@ -64,8 +64,8 @@ BEGIN
     END IF;
 
     -- DISTINCT: a goal listed twice is activated once (the reference failed the whole selection with
-    -- "cannot affect row a second time", B-5). Missing rows first, with ON CONFLICT DO NOTHING, so a
-    -- concurrent first activation of the same goal cannot fail on the primary key (B-6)...
+    -- "cannot affect row a second time"). Missing rows first, with ON CONFLICT DO NOTHING, so a
+    -- concurrent first activation of the same goal cannot fail on the primary key (the reference's did)...
     WITH created AS (
         INSERT INTO challenge.progress AS p (
             user_id, goal_id, namespace, progress, status, is_active, assigned_at, updated_at, period_start,

@@ -1,7 +1,7 @@
 -- challenge._check_identifier(p_name text, p_value text) RETURNS void
 --
 -- Private. Raises CH003 invalid_argument unless p_value is an identifier of 1 to 100 characters
--- (api.md section 0); p_name is the parameter name used in the message.
+-- (docs/api.md section 0); p_name is the parameter name used in the message.
 CREATE OR REPLACE FUNCTION challenge._check_identifier(p_name text, p_value text)
 RETURNS void
 LANGUAGE plpgsql

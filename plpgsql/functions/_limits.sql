@@ -2,7 +2,7 @@
 --
 -- Private: the one list of the write paths' limits, for the tests, which check that the validators
 -- enforce exactly these (the limit passes, one more is refused) and that the Python client's constants
--- equal them (README documents them for clients):
+-- equal them (docs/api.md section 0, "Limits", documents them for clients):
 --   batch_items    items or events per call (increment_progress_batch, set_progress_batch, record_events)
 --   id_length      characters of a user, goal or event id
 --   delta          the largest increment of one item

@@ -138,7 +138,7 @@ BEGIN
 
     -- The goal's period rotated since the row completed, and its onExpiry rule resets the row: the
     -- completion belongs to a period that is over. (A goal that carries progress over stays claimable:
-    -- its completion still shows; the reference refused those too, G-10.)
+    -- its completion still shows; the reference refused those too.)
     v_current_period := challenge._period_start(v_schedule, v_now);
     IF v_current_period > coalesce(v_period_start, '-infinity')
         AND v_period_resets

@@ -4,7 +4,7 @@
 --   {"user_id": "u1", "goal_id": "kill-10", "delta": 1, "event_id": "e-91", "occurred_at": "2026-11-27T10:00:00Z"}
 -- (delta defaults to 1, occurred_at to now(); event_id is optional). Returns
 --   {"applied": n, "completed": [{"user_id", "goal_id"}...], "skipped": {<8 outcome counts>}}
--- Every item gets exactly one outcome, decided in this order (api.md section 3): unknown_goal,
+-- Every item gets exactly one outcome, decided in this order (docs/api.md section 3): unknown_goal,
 -- duplicate_event, not_assigned / inactive / claimed, stale_event (an event of an earlier rotation
 -- period than the row's, or than another item of this batch for the row), already_counted_today
 -- (daily: true goals), applied. Several items for one row all apply (deltas summed); a daily: true

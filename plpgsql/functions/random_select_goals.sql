@@ -64,7 +64,7 @@ BEGIN
     FOR NO KEY UPDATE OF p;
 
     -- Prerequisites count over all the player's rows, any challenge (the reference looked only at the
-    -- same challenge, so a cross-challenge prerequisite was never met: G-12).
+    -- same challenge, so a cross-challenge prerequisite was never met).
     SELECT coalesce(array_agg(p.goal_id), '{}')
     INTO v_done
     FROM challenge.progress AS p

@@ -250,12 +250,9 @@ def test_a_landed_revision_runs_the_sql_it_ran_when_it_froze() -> None:
     the bytes they run, in their order, stay the ones of the commit that froze it."""
     revisions = revision_ids()
     for revision, successor in itertools.pairwise(revisions):
-        frozen = (
-            FROZEN_FROM.get(revision)
-            or git("log", "--diff-filter=A", "--format=%H", "--", f"migrations/versions/{successor}.py")
-            .decode()
-            .split()[-1]
-        )
+        made = git("log", "--diff-filter=A", "--format=%H", "--", f"migrations/versions/{successor}.py")
+        # A successor not committed yet is being made now: the revision froze at the last commit.
+        frozen = FROZEN_FROM.get(revision) or (made.decode().split() or ["HEAD"])[-1]
         then_up, then_down = sql_run_by(revision, frozen)
         now_up, now_down = sql_run_by(revision, None)
         assert now_up == then_up, f"{revision}'s upgrade no longer runs what it ran at {frozen[:8]}"
