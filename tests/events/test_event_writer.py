@@ -352,6 +352,114 @@ def test_async_writer_bounded_buffer(events_db: Conn, db_url: str) -> None:
     assert progresses(events_db)["login-inc"] == 2
 
 
+def test_async_writer_flush_waits_for_the_buffer(events_db: Conn, db_url: str) -> None:
+    init(events_db, "u1")
+
+    async def main() -> None:
+        async with AsyncEventWriter(db_url, batch_size=10_000, flush_interval=3600) as writer:
+            assert await writer.flush(timeout=30)  # nothing buffered: at once
+            futures = [await writer.submit(login(f"e{n}")) for n in range(3)]
+            assert not any(future.done() for future in futures)
+            assert await writer.flush(timeout=30)
+            assert all(future.done() and future.exception() is None for future in futures)
+            # Committed when flush returns: another connection sees the events.
+            assert progresses(events_db)["login-inc"] == 3
+            assert writer.stats.flushes == 1
+
+    asyncio.run(main())
+
+
+def test_async_writer_flush_reports_a_timeout(events_db: Conn, db_url: str) -> None:
+    init(events_db, "u1")
+
+    async def main() -> None:
+        gate = asyncio.Event()
+
+        async def gated_connection() -> psycopg.AsyncConnection[Any]:
+            await gate.wait()  # the flusher cannot connect, so nothing is sent
+            return await psycopg.AsyncConnection.connect(db_url, autocommit=True)
+
+        async with AsyncEventWriter(
+            connection_factory=gated_connection, connections=1, flush_interval=3600
+        ) as writer:
+            future = await writer.submit(login("e1"))
+            assert not await writer.flush(timeout=0.05)
+            assert not future.done()
+            gate.set()
+            assert await writer.flush()
+            assert (await future).applied >= 1
+
+    asyncio.run(main())
+    assert progresses(events_db)["login-inc"] == 1
+
+
+def test_async_writer_close_flushes_everything(events_db: Conn, db_url: str) -> None:
+    init(events_db, "u1")
+
+    async def main() -> None:
+        writer = AsyncEventWriter(db_url, batch_size=10_000, flush_interval=3600)
+        futures = [await writer.submit(stat(f"e{n}", "kills")) for n in range(10)]
+        assert not any(future.done() for future in futures)
+        await writer.close()
+        assert all(future.done() and future.exception() is None for future in futures)
+        assert progresses(events_db)["kills-inc"] == 10
+        with pytest.raises(WriterClosed):
+            await writer.submit(stat("late", "kills"))
+        await writer.close()  # again: nothing left to do
+
+    asyncio.run(main())
+
+
+def test_async_writer_close_with_a_timeout_lets_the_flushers_finish(events_db: Conn, db_url: str) -> None:
+    init(events_db, "u1")
+
+    async def main() -> None:
+        gate = asyncio.Event()
+
+        async def gated_connection() -> psycopg.AsyncConnection[Any]:
+            await gate.wait()
+            return await psycopg.AsyncConnection.connect(db_url, autocommit=True)
+
+        writer = AsyncEventWriter(connection_factory=gated_connection, connections=1, flush_interval=3600)
+        future = await writer.submit(login("e1"))
+        started = time.monotonic()
+        await writer.close(timeout=0.05)  # returns, like EventWriter.close(timeout), when time runs out
+        assert time.monotonic() - started < 10 and not future.done()
+        with pytest.raises(WriterClosed):
+            await writer.submit(login("e2"))
+        # The flusher goes on in the background and commits what was buffered.
+        gate.set()
+        assert not (await future).duplicate
+        await writer.close(timeout=30)
+
+    asyncio.run(main())
+    assert progresses(events_db)["login-inc"] == 1
+
+
+def test_close_with_a_timeout_lets_the_flushers_finish(events_db: Conn, db_url: str) -> None:
+    init(events_db, "u1")
+    gate = threading.Event()
+
+    def gated_connection() -> Conn:
+        gate.wait(30)
+        return psycopg.connect(db_url, autocommit=True)
+
+    writer = EventWriter(connection_factory=gated_connection, connections=1, flush_interval=3600)
+    try:
+        future = writer.submit(login("e1"))
+        assert not writer.flush(timeout=0.05)
+        writer.close(timeout=0.05)
+        assert not future.done()
+        with pytest.raises(WriterClosed):
+            writer.submit(login("e2"))
+        gate.set()
+        assert not future.result(timeout=30).duplicate
+    finally:
+        gate.set()
+        writer.close()
+    assert progresses(events_db)["login-inc"] == 1
+
+
 # -- by source position -------------------------------------------------------------------------------
 
 
