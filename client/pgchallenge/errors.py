@@ -1,4 +1,4 @@
-"""The package's exceptions, in one hierarchy, and the mapping of the ``CH`` SQLSTATEs (api.md section 6).
+"""The package's exceptions, in one hierarchy, and the ``CH`` SQLSTATEs' mapping (docs/api.md section 6).
 
 Every exception this package raises on purpose derives from ``PgChallengeError``, so ``except
 PgChallengeError`` catches all of them (and nothing of psycopg's or Python's own)::

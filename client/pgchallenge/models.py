@@ -1,7 +1,7 @@
 """Typed values going into and coming out of the SQL functions.
 
 Results are frozen dataclasses whose fields match the SQL column names, so psycopg's ``class_row`` builds
-them directly. Inputs are dataclasses serialised to the exact item objects of api.md section 3.
+them directly. Inputs are dataclasses serialised to the exact item objects of docs/api.md section 3.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
 
 @dataclass(frozen=True, slots=True)
 class GoalProgress:
-    """One row of ``challenge.goal_progress`` (api.md section 2), columns in the same order."""
+    """One row of ``challenge.goal_progress`` (docs/api.md section 2), columns in the same order."""
 
     user_id: str
     goal_id: str
@@ -520,7 +520,7 @@ def iso_timestamp(value: datetime) -> str:
 
 
 def item_json(item: IncrementItem | SetItem | Mapping[str, Any]) -> dict[str, Any]:
-    """A batch item as the JSON object api.md describes (mappings pass through, datetimes formatted)."""
+    """A batch item as the JSON object docs/api.md describes (mappings pass through, datetimes formatted)."""
     if isinstance(item, (IncrementItem, SetItem)):
         return item.to_json()
     return _item_json(item)
