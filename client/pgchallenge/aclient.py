@@ -1,32 +1,27 @@
-"""The asyncio client: the same methods and signatures as ``Client``, awaited.
+"""The asyncio client: one method per SQL function, typed results.
 
-Argument encoding and result shaping are shared with client.py, so the two can differ only in I/O.
+The caller owns the connection and its transaction. The client runs one statement per method and never
+commits or rolls back, so several calls can share one transaction with the caller's own SQL (and, in
+autocommit mode, each call is its own transaction, as every SQL function is atomic). ``from_sqlalchemy``
+runs the calls in a SQLAlchemy session's transaction.
+
+aclient.py is the one hand-written source of both clients: scripts/generate_sync_client.py derives
+client.py from it (``async`` and ``await`` dropped, ``Async`` names made sync, and a line ending in a
+``# sync:`` comment replaced by that comment's code), so that the two cannot drift apart and differ only
+in I/O. Edit aclient.py and run the script; a test fails while client.py is stale.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg
-from psycopg.rows import AsyncRowFactory, class_row, scalar_row
+from psycopg.rows import AsyncRowFactory, RowMaker, class_row, scalar_row
+from psycopg.types.json import Jsonb
 
 from pgchallenge import _queries as q
-from pgchallenge.client import (
-    DEFAULT_EVENTS_BATCH,
-    DEFAULT_EXPIRED_BATCH,
-    DEFAULT_LEASE,
-    DEFAULT_LEDGER_DAYS_AHEAD,
-    DEFAULT_LEDGER_RETENTION,
-    DEFAULT_RETENTION,
-    config_param,
-    events_param,
-    items_param,
-    optional_goal_progress,
-    single_row,
-    timestamp_param,
-)
 from pgchallenge.errors import translated_errors
 from pgchallenge.models import (
     BatchResult,
@@ -43,11 +38,25 @@ from pgchallenge.models import (
     SourcePosition,
     StatusMetric,
     WriteResult,
+    event_json,
+    iso_timestamp,
+    item_json,
 )
+
+if TYPE_CHECKING:  # for the annotations only: importing pgchallenge does not load SQLAlchemy
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 R = TypeVar("R")
 
 __all__ = ["AsyncClient"]
+
+# The SQL defaults, repeated so that a Python caller sees them in the signature.
+DEFAULT_LEASE = timedelta(minutes=1)
+DEFAULT_RETENTION = timedelta(days=7)
+DEFAULT_EXPIRED_BATCH = 1000
+DEFAULT_EVENTS_BATCH = 10_000
+DEFAULT_LEDGER_DAYS_AHEAD = 7
+DEFAULT_LEDGER_RETENTION = timedelta(days=90)
 
 
 class AsyncClient:
@@ -55,6 +64,28 @@ class AsyncClient:
 
     def __init__(self, aconn: psycopg.AsyncConnection[Any]) -> None:
         self._conn = aconn
+
+    @classmethod
+    async def from_sqlalchemy(cls, session: AsyncSession) -> AsyncClient:
+        """A client inside a SQLAlchemy session's transaction: ``await AsyncClient.from_sqlalchemy(session)``.
+
+        The calls run on the session's own connection, in the transaction the session has begun (or
+        begins now), so ``session.commit()`` commits them together with the session's other work and
+        ``session.rollback()`` undoes them. Make one per transaction: when it ends the session hands the
+        connection back to its pool. The engine must run on psycopg 3 (a ``postgresql+psycopg://`` URL;
+        TypeError otherwise), and not with ``isolation_level="AUTOCOMMIT"``, where every call commits.
+        """
+        connection = await session.connection()
+        pooled = await connection.get_raw_connection()  # sync: pooled = connection.connection
+        driver = pooled.driver_connection
+        if not isinstance(driver, psycopg.AsyncConnection):
+            dialect = connection.dialect
+            raise TypeError(
+                f"{cls.__name__}.from_sqlalchemy needs a session on psycopg 3 (a postgresql+psycopg:// URL,"
+                f" connections of type psycopg.AsyncConnection); this one is {dialect.name}+{dialect.driver},"
+                f" connections of type {type(driver).__module__}.{type(driver).__qualname__}"
+            )
+        return cls(driver)
 
     @property
     def connection(self) -> psycopg.AsyncConnection[Any]:
@@ -230,3 +261,50 @@ class AsyncClient:
 
     async def _one(self, query: str, params: Sequence[Any], row_factory: AsyncRowFactory[R]) -> R:
         return single_row(query, await self._all(query, params, row_factory))
+
+
+# Argument encoding and result shaping, without I/O (client.py has the generated copy of each).
+
+
+def config_param(config: Mapping[str, Any] | str | bytes) -> Jsonb | str:
+    """A config document as the ``$1::jsonb`` argument (JSON text passes through for the server to parse)."""
+    if isinstance(config, bytes):
+        return config.decode("utf-8")
+    if isinstance(config, str):
+        return config
+    return Jsonb(dict(config))
+
+
+def items_param(items: Iterable[IncrementItem | SetItem | Mapping[str, Any]]) -> Jsonb:
+    return Jsonb([item_json(item) for item in items])
+
+
+def events_param(events: Iterable[Event | Mapping[str, Any]]) -> Jsonb:
+    return Jsonb([event_json(event) for event in events])
+
+
+def timestamp_param(occurred_at: datetime | None) -> datetime | None:
+    if occurred_at is not None:
+        iso_timestamp(occurred_at)  # refuses a naive datetime before any SQL runs
+    return occurred_at
+
+
+def optional_goal_progress(cursor: Any) -> RowMaker[GoalProgress | None]:  # Any: BaseCursor is private
+    """class_row(GoalProgress), except that the all-NULL row becomes None.
+
+    A function returning a composite type that returns NULL still yields one row from
+    ``SELECT * FROM f()``, with every column NULL.
+    """
+    make = class_row(GoalProgress)(cursor)
+
+    def make_row(values: Sequence[Any]) -> GoalProgress | None:
+        return None if all(value is None for value in values) else make(values)
+
+    return make_row
+
+
+def single_row(query: str, rows: list[R]) -> R:
+    if len(rows) != 1:
+        # The contract promises exactly one row; anything else means the schema and client disagree.
+        raise psycopg.InterfaceError(f"expected one row from {query!r}, got {len(rows)}")
+    return rows[0]
