@@ -3,7 +3,7 @@
     python -m bench.capacity                    # 20,000 players x 12 goals, 200,000 event ids
     python -m bench.capacity --players 50000 --events 500000
 
-Run by hand (not a test, no assertions), on a database of its own (``bench.engine.seeded_database``: players
+Run by hand (not a test, no assertions), on a database of its own (``bench.common.seeded_database``: players
 ``user-N``, goals ``goal-N`` / ``level-N``, bulk-seeded, half the rows active). It then writes through the
 public functions, so that every row is shaped the way production writes shape it:
 
@@ -27,8 +27,7 @@ from typing import Any
 
 import psycopg
 
-from bench.common import log
-from bench.engine import ABS_GOALS, GOALS, seeded_database
+from bench.common import ABS_GOALS, GOALS, log, seeded_database
 
 DATABASE = "pgchallenge_bench_capacity"
 TABLES = ("progress", "processed_events", "ledger")

@@ -66,7 +66,6 @@ import platform
 import random
 import re
 import statistics
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -77,12 +76,20 @@ import psycopg
 from pgchallenge import citus, migrate
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from bench.common import Tools, libpq_env, log, run_pgbench, script_path, switch_ledger_off
+from bench import common
+from bench.common import (
+    ABS_GOALS,
+    GOALS,
+    TARGET,
+    Tools,
+    libpq_env,
+    log,
+    run_pgbench,
+    script_path,
+    switch_ledger_off,
+)
 from bench.micro import MicroSettings, increment_payload
 
-GOALS = 10
-ABS_GOALS = 2
-TARGET = 1_000_000_000
 ANCHOR = citus.ANCHOR_TABLE
 
 INCREMENT = "SELECT outcome FROM challenge.increment_progress(%s, %s, %s)"
@@ -111,12 +118,7 @@ T = TypeVar("T")
 
 
 def seed(url: str, tools: Tools, players: int) -> None:
-    command = [tools.psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", str(script_path("seed.sql"))]
-    command += ["-v", f"players={players}", "-v", f"goals={GOALS}", "-v", f"abs_goals={ABS_GOALS}"]
-    command += ["-v", f"target={TARGET}"]
-    done = subprocess.run(command, env=libpq_env(url), check=False, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"bench: seeding failed (is the database fresh?): {done.stderr.strip()}")
+    common.seed(tools.psql, libpq_env(url), players=players, goals=GOALS, abs_goals=ABS_GOALS, target=TARGET)
 
 
 def setup(citus_url: str, plain_url: str, tools: Tools, players: int) -> None:
@@ -418,18 +420,7 @@ def batch_calls(
 def measure_batches(
     connections: dict[str, Connection], cache: ShardCache, players: int, args: argparse.Namespace
 ) -> tuple[dict[str, list[float]], list[str]]:
-    settings = MicroSettings(
-        players=players,
-        goals=GOALS,
-        abs_goals=ABS_GOALS,
-        target=TARGET,
-        sizes=(),
-        repetitions={},
-        reference_increment_cap={},
-        single_transactions=0,
-        single_rounds=0,
-        seed=args.seed,
-    )
+    settings = MicroSettings.for_payloads(players, args.seed)
     rng = random.Random(args.seed + 1)
     samples: dict[str, list[float]] = {}
     mismatches: list[str] = []
@@ -458,7 +449,7 @@ def measure_batches(
 
 def probe(connection: Connection, players: int, size: int, seed: int) -> dict[str, dict[str, int]]:
     """One call of ``coordinator`` and of one shard group, with the commands the coordinator sends logged."""
-    settings = MicroSettings(players, GOALS, ABS_GOALS, TARGET, (), {}, {}, 0, 0, seed)
+    settings = MicroSettings.for_payloads(players, seed)
     items = increment_payload(random.Random(seed + 2), settings, size)
     group = ShardCache().groups(connection, items)[0]
     messages: list[str] = []

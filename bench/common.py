@@ -14,13 +14,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 BENCH_DIR = Path(__file__).resolve().parent
 
@@ -91,6 +92,54 @@ def switch_ledger_off(url: str) -> None:
     """The deployment's ledger switch off (``challenge.set_ledger``): the reference keeps no audit trail."""
     with psycopg.connect(url, autocommit=True) as connection:
         connection.execute("SELECT challenge.set_ledger(false)")
+
+
+# The seed of the side benchmarks (engine, ingest, capacity, definer): seed.sql's goals per player and the
+# target of every goal (far above anything a benchmark adds).
+GOALS = 10
+ABS_GOALS = 2
+TARGET = 1_000_000_000
+
+
+def seed(psql: str, env: Mapping[str, str], *, players: int, goals: int, abs_goals: int, target: int) -> None:
+    """``seed.sql`` through psql on the database ``env`` reaches (see ``libpq_env``)."""
+    command = [psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", str(script_path("seed.sql"))]
+    for key, value in (("players", players), ("goals", goals), ("abs_goals", abs_goals), ("target", target)):
+        command += ["-v", f"{key}={value}"]
+    completed = subprocess.run(command, env=dict(env), capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        raise SystemExit(f"bench: seeding failed:\n{completed.stderr.strip()}")
+
+
+@contextmanager
+def seeded_database(server_url: str | None, name: str, players: int) -> Iterator[str]:
+    """A database of its own on the server: created, migrated, seeded (``seed.sql``: ``players`` x
+    ``GOALS`` increment + ``ABS_GOALS`` absolute goals), analysed, the ledger off; dropped afterwards."""
+    from pgchallenge import migrate
+    from pgchallenge.connection import resolve_database_url
+
+    server = resolve_database_url(server_url)
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = make_conninfo(server, dbname=name)
+    try:
+        migrate.upgrade(url)
+        switch_ledger_off(url)
+        seed(
+            Tools.find(None).psql,
+            libpq_env(url),
+            players=players,
+            goals=GOALS,
+            abs_goals=ABS_GOALS,
+            target=TARGET,
+        )
+        with psycopg.connect(url, autocommit=True) as connection:
+            connection.execute("VACUUM ANALYZE")
+        yield url
+    finally:
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def libpq_env(url: str) -> dict[str, str]:

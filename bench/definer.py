@@ -3,7 +3,7 @@
     python -m bench.definer                     # 20,000 players x 12 goals, 6 rounds
     python -m bench.definer --rounds 10 --seconds 8
 
-Run by hand (not a test, no assertions), on a database of its own (``bench.engine.seeded_database``).
+Run by hand (not a test, no assertions), on a database of its own (``bench.common.seeded_database``).
 Every round runs both modes, in an order that alternates, switching ``increment_progress`` and
 ``increment_progress_batch`` with ``ALTER FUNCTION ... SECURITY INVOKER`` (and back) between them:
 
@@ -27,8 +27,8 @@ from typing import Any
 
 import psycopg
 
-from bench.common import Tools, libpq_env, log, run_pgbench
-from bench.engine import GOALS, Cases, seeded_database
+from bench.common import GOALS, Tools, libpq_env, log, run_pgbench, seeded_database
+from bench.engine import Cases
 from bench.micro import increment_payload
 
 DATABASE = "pgchallenge_bench_definer"

@@ -28,24 +28,16 @@ import argparse
 import json
 import random
 import statistics
-import subprocess
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
-from pgchallenge import migrate
-from pgchallenge.connection import resolve_database_url
-from psycopg.conninfo import make_conninfo
 
-from bench.common import Tools, libpq_env, log, script_path, switch_ledger_off
+from bench.common import ABS_GOALS, GOALS, TARGET, log, seeded_database
 from bench.micro import INCREMENT_FLOOR, MicroSettings, increment_payload, set_calls, set_payload
 
 DATABASE = "pgchallenge_bench_engine"
-GOALS = 10
-ABS_GOALS = 2
-TARGET = 1_000_000_000
 
 Call = Callable[[psycopg.Connection[Any]], None]
 
@@ -55,18 +47,7 @@ class Cases:
 
     def __init__(self, players: int, seed: int) -> None:
         self.rng = random.Random(seed)
-        self.settings = MicroSettings(
-            players=players,
-            goals=GOALS,
-            abs_goals=ABS_GOALS,
-            target=TARGET,
-            sizes=(),
-            repetitions={},
-            reference_increment_cap={},
-            single_transactions=0,
-            single_rounds=0,
-            seed=seed,
-        )
+        self.settings = MicroSettings.for_payloads(players, seed)
         self.counter = 0
         self.position = 0
 
@@ -162,38 +143,6 @@ def report(samples: dict[str, list[float]], size: int) -> dict[str, dict[str, fl
             " the reference's COPY -> temp -> UPDATE FROM"
         )
     return rows
-
-
-@contextmanager
-def seeded_database(server_url: str | None, name: str, players: int) -> Iterator[str]:
-    """A database of its own on the server: created, migrated, seeded (``seed.sql``: ``players`` x
-    ``GOALS`` increment + ``ABS_GOALS`` absolute goals), analysed, the ledger off; dropped afterwards."""
-    server = resolve_database_url(server_url)
-    with psycopg.connect(server, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = make_conninfo(server, dbname=name)
-    try:
-        migrate.upgrade(url)
-        switch_ledger_off(url)
-        command = [
-            Tools.find(None).psql,
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-f",
-            str(script_path("seed.sql")),
-        ]
-        command += ["-v", f"players={players}", "-v", f"goals={GOALS}", "-v", f"abs_goals={ABS_GOALS}"]
-        command += ["-v", f"target={TARGET}"]
-        subprocess.run(command, env=libpq_env(url), check=True, capture_output=True, text=True)
-        with psycopg.connect(url, autocommit=True) as connection:
-            connection.execute("VACUUM ANALYZE")
-        yield url
-    finally:
-        with psycopg.connect(server, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,7 +34,6 @@ import argparse
 import json
 import random
 import statistics
-import subprocess
 import time
 import uuid
 from collections.abc import Callable
@@ -43,17 +42,13 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from pgchallenge import EventOutcome, EventWriter, migrate
-from pgchallenge.connection import resolve_database_url
+from pgchallenge import EventOutcome, EventWriter
 from pgchallenge.writer import partition_of
-from psycopg.conninfo import make_conninfo
 from psycopg.types.json import Jsonb
 
-from bench.common import Tools, latency_summary, libpq_env, log, script_path, switch_ledger_off
+from bench.common import ABS_GOALS, GOALS, latency_summary, log, seeded_database
 
 DATABASE = "pgchallenge_bench_ingest"
-GOALS = 10
-ABS_GOALS = 2
 
 
 def stat_events(rng: random.Random, players: int, count: int, tag: str) -> list[dict[str, Any]]:
@@ -204,29 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.players, args.events, args.rounds, args.warm_calls = 2_000, 20_000, 5, 10
 
-    server = resolve_database_url(args.database_url)
-    with psycopg.connect(server, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{DATABASE}"')
-    url = make_conninfo(server, dbname=DATABASE)
-    try:
-        log("migrating")
-        migrate.upgrade(url)
-        switch_ledger_off(url)
-        log(f"seeding {args.players:,} players x {GOALS + ABS_GOALS} goals")
-        command = [
-            Tools.find(None).psql,
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-f",
-            str(script_path("seed.sql")),
-        ]
-        command += ["-v", f"players={args.players}", "-v", f"goals={GOALS}", "-v", f"abs_goals={ABS_GOALS}"]
-        subprocess.run(command, env=libpq_env(url), check=True, capture_output=True, text=True)
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("VACUUM ANALYZE")
+    log(f"migrating and seeding {args.players:,} players x {GOALS + ABS_GOALS} goals")
+    with seeded_database(args.database_url, DATABASE, args.players) as url:
         log("single-batch comparison")
         single = single_batch(url, args.players, args.rounds, args.warm_calls, args.seed)
         how = "by source position" if args.by_position else "by event id"
@@ -235,9 +209,6 @@ def main(argv: list[str] | None = None) -> int:
             random.Random(args.seed), args.players, args.events, f"run-{uuid.uuid4().hex[:6]}"
         )
         stream = sustained(url, events, args)
-    finally:
-        with psycopg.connect(server, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
 
     results = {"players": args.players, "single_batch_ms": single, "sustained": stream}
     print(f"players {args.players:,} x {GOALS + ABS_GOALS} goals; {args.connections} connections,"

@@ -25,11 +25,12 @@ import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import psycopg
 
-from .common import Tools, latency_summary, log, ratio, run_pgbench
+from .common import ABS_GOALS, BENCH_DIR, GOALS, TARGET, Tools, latency_summary, log, ratio, run_pgbench
 
 INCREMENT_OURS = "SELECT challenge.increment_progress_batch(%s::jsonb)"
 
@@ -46,60 +47,27 @@ WHERE p.user_id = r.user_id AND p.goal_id = r.goal_id AND p.is_active AND p.stat
 # INSERT ... ON CONFLICT DO UPDATE whose update branch re-reads delta, target and is_daily through scalar
 # subqueries that re-UNNEST the input filtered on goal_id only, LIMIT 1 (nine subplans per conflicting row:
 # rows x batch size). The goal-only filter is the reference's correctness bug too; kept, the cost is measured.
-INCREMENT_REFERENCE = """
+# One text of it: the statement of batch_reference.sql after its payload block, here fed by parameters.
+REFERENCE_SCRIPT = BENCH_DIR / "batch_reference.sql"
+
+
+def reference_upsert(script: Path = REFERENCE_SCRIPT) -> str:
+    """The INSERT ... ON CONFLICT DO UPDATE of a ``batch_*.sql`` script: what follows ``-- payload: end``."""
+    text = script.read_text()
+    marker = "-- payload: end\n"
+    return text[text.index(marker) + len(marker) :].strip().removesuffix(";")
+
+
+INCREMENT_REFERENCE = (
+    """
 WITH input AS (
     SELECT %(user_ids)s::text[] AS user_ids, %(goal_ids)s::text[] AS goal_ids, %(deltas)s::int[] AS deltas,
            %(targets)s::int[] AS targets, %(is_daily)s::boolean[] AS is_daily
 )
-INSERT INTO challenge.progress AS p (user_id, goal_id, namespace, progress, status, is_active, completed_at,
-                                     updated_at)
-SELECT x.user_id, x.goal_id, 'default', x.delta,
-       CASE WHEN x.delta >= x.target THEN 'completed' ELSE 'in_progress' END,
-       true,
-       CASE WHEN x.delta >= x.target THEN now() END,
-       now()
-FROM input, unnest(input.user_ids, input.goal_ids, input.deltas, input.targets, input.is_daily)
-    AS x(user_id, goal_id, delta, target, is_daily)
-ON CONFLICT (user_id, goal_id) DO UPDATE SET
-    progress = CASE
-        WHEN (SELECT s.is_daily FROM input, unnest(input.goal_ids, input.is_daily) AS s(goal_id, is_daily)
-              WHERE s.goal_id = excluded.goal_id LIMIT 1)
-             AND (p.updated_at AT TIME ZONE 'UTC')::date = (now() AT TIME ZONE 'UTC')::date
-        THEN p.progress
-        ELSE p.progress + (SELECT s.delta FROM input, unnest(input.goal_ids, input.deltas)
-                               AS s(goal_id, delta) WHERE s.goal_id = excluded.goal_id LIMIT 1)
-    END,
-    status = CASE
-        WHEN (SELECT s.is_daily FROM input, unnest(input.goal_ids, input.is_daily) AS s(goal_id, is_daily)
-              WHERE s.goal_id = excluded.goal_id LIMIT 1)
-             AND (p.updated_at AT TIME ZONE 'UTC')::date = (now() AT TIME ZONE 'UTC')::date
-        THEN CASE
-            WHEN p.progress >= (SELECT s.target FROM input, unnest(input.goal_ids, input.targets)
-                                    AS s(goal_id, target) WHERE s.goal_id = excluded.goal_id LIMIT 1)
-            THEN 'completed' ELSE 'in_progress' END
-        WHEN p.progress + (SELECT s.delta FROM input, unnest(input.goal_ids, input.deltas)
-                               AS s(goal_id, delta) WHERE s.goal_id = excluded.goal_id LIMIT 1)
-             >= (SELECT s.target FROM input, unnest(input.goal_ids, input.targets) AS s(goal_id, target)
-                 WHERE s.goal_id = excluded.goal_id LIMIT 1)
-        THEN 'completed'
-        ELSE 'in_progress'
-    END,
-    completed_at = CASE
-        WHEN (SELECT s.is_daily FROM input, unnest(input.goal_ids, input.is_daily) AS s(goal_id, is_daily)
-              WHERE s.goal_id = excluded.goal_id LIMIT 1)
-             AND (p.updated_at AT TIME ZONE 'UTC')::date = (now() AT TIME ZONE 'UTC')::date
-        THEN p.completed_at
-        WHEN p.completed_at IS NULL
-             AND p.progress + (SELECT s.delta FROM input, unnest(input.goal_ids, input.deltas)
-                                   AS s(goal_id, delta) WHERE s.goal_id = excluded.goal_id LIMIT 1)
-                 >= (SELECT s.target FROM input, unnest(input.goal_ids, input.targets) AS s(goal_id, target)
-                     WHERE s.goal_id = excluded.goal_id LIMIT 1)
-        THEN now()
-        ELSE p.completed_at
-    END,
-    updated_at = now()
-WHERE p.status <> 'claimed' AND p.is_active
 """
+    + reference_upsert()
+    + "\n"
+)
 
 SET_OURS = "SELECT challenge.set_progress_batch(%s::jsonb)"
 
@@ -142,7 +110,8 @@ REFERENCE_LABEL = {
     "increment": "correlated-subquery UNNEST upsert",
     "set": "COPY -> temp table -> UPDATE FROM",
 }
-# The reference's own figures (M3_PHASE5_PERFORMANCE_RESULTS.md, PostgreSQL 15, Ryzen 7 5825U, Go client).
+# The reference's own figures (M3_PHASE5_PERFORMANCE_RESULTS.md), measured on the setup it names.
+PUBLISHED_SETUP = "PostgreSQL 15, Ryzen 7 5825U, Go client"
 PUBLISHED_MS = {
     "increment": {100: 8.82, 500: 83.16, 1000: 295.4},
     "set": {100: 6.66, 500: 23.61, 1000: 39.27},
@@ -162,6 +131,12 @@ class MicroSettings:
     single_transactions: int
     single_rounds: int
     seed: int
+
+    @classmethod
+    def for_payloads(cls, players: int, seed: int) -> MicroSettings:
+        """Settings that only draw payloads (``increment_payload``, ``set_payload``) over the side benchmarks'
+        seed (bench.common: GOALS increment + ABS_GOALS absolute goals of TARGET): no sizes, no runs."""
+        return cls(players, GOALS, ABS_GOALS, TARGET, (), {}, {}, 0, 0, seed)
 
 
 def increment_payload(rng: random.Random, settings: MicroSettings, size: int) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ import json
 import os
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from importlib import resources
@@ -29,6 +29,8 @@ from psycopg.sql import SQL, Composed
 from psycopg.types.json import Jsonb
 
 from tests.serverclock import ServerClock
+from tests.threads import errors_of as errors_of
+from tests.threads import run_together
 
 CITUS_URL_ENV: Final = "PGCHALLENGE_CITUS_URL"
 SKIP_REASON: Final = (
@@ -409,25 +411,5 @@ def differences(left: Sequence[tuple[str, Any]], right: Sequence[tuple[str, Any]
 
 def run_threads(count: int, work: Callable[[int], Any], timeout: float = 60.0) -> list[Any]:
     """Run work(i) for i in range(count) on threads released together by a barrier; each returns its
-    result or the exception it raised (the caller asserts on both)."""
-    results: list[Any] = [None] * count
-    barrier = threading.Barrier(count, timeout=timeout)
-
-    def target(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except BaseException as exc:  # returned to the main thread, which asserts on it
-            results[i] = exc
-
-    threads = [threading.Thread(target=target, args=(i,), daemon=True) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout)
-        assert not thread.is_alive(), "a worker thread did not finish (hung on a lock?)"
-    return results
-
-
-def errors_of(results: Iterable[Any]) -> list[BaseException]:
-    return [r for r in results if isinstance(r, BaseException)]
+    result or the exception it raised (the caller asserts on both: ``errors_of``)."""
+    return run_together(count, work, timeout=timeout, barrier=True)

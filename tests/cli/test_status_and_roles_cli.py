@@ -7,7 +7,6 @@ cluster-wide): the ``deployment`` fixture drops its databases, then every role w
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,8 @@ from alembic.script import ScriptDirectory
 from pgchallenge import Client, StatusMetric, cli, migrate
 from pgchallenge.demo import example_config_text
 from pgchallenge.metrics import format_value, prometheus_text, status_table
-from psycopg import sql
+
+from tests.rolehelpers import Cluster, prefixed_cluster
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -233,71 +233,14 @@ def test_status_rejects_an_unknown_format(capsys: pytest.CaptureFixture[str], db
 # --- deployments with roles of their own ----------------------------------------------------------------
 
 
-@dataclass
-class Deployment:
-    admin_url: str
-    prefix: str
-    databases: list[str] = field(default_factory=list)
-
-    def new_database(self) -> str:
-        name = f"{self.prefix}_{len(self.databases)}"
-        with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
-        self.databases.append(name)
-        return psycopg.conninfo.make_conninfo(self.admin_url, dbname=name)
-
-    def group(self, kind: str) -> str:
-        return f"{self.prefix}_{kind}"
-
-    def create_login(self, suffix: str) -> str:
-        name = f"{self.prefix}_{suffix}"
-        with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(name)))
-        return name
-
-    def members(self, group: str) -> set[str]:
-        with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            rows = conn.execute(
-                "SELECT m.rolname FROM pg_auth_members AS a JOIN pg_roles AS g ON g.oid = a.roleid"
-                " JOIN pg_roles AS m ON m.oid = a.member WHERE g.rolname = %s",
-                [group],
-            ).fetchall()
-        return {str(name) for (name,) in rows}
-
-    def roles(self) -> set[str]:
-        with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            rows = conn.execute(
-                "SELECT rolname FROM pg_roles WHERE starts_with(rolname, %s)", [self.prefix]
-            ).fetchall()
-        return {str(name) for (name,) in rows}
-
-    def cleanup(self) -> None:
-        with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            for name in self.databases:
-                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-            for role in sorted(self.roles()):
-                conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+@pytest.fixture
+def deployment(postgresql_proc: Any) -> Iterator[Cluster]:
+    with prefixed_cluster(postgresql_proc, "rc") as cluster:
+        yield cluster
 
 
 @pytest.fixture
-def deployment(postgresql_proc: Any) -> Iterator[Deployment]:
-    admin_url = psycopg.conninfo.make_conninfo(
-        host=postgresql_proc.host,
-        port=str(postgresql_proc.port),
-        user=postgresql_proc.user,
-        password=postgresql_proc.password or None,
-        dbname="postgres",
-    )
-    deployment = Deployment(admin_url, f"rc{uuid.uuid4().hex[:12]}")
-    try:
-        yield deployment
-    finally:
-        deployment.cleanup()
-    assert not deployment.roles(), "the test left roles behind"
-
-
-@pytest.fixture
-def migrated(capsys: pytest.CaptureFixture[str], deployment: Deployment) -> str:
+def migrated(capsys: pytest.CaptureFixture[str], deployment: Cluster) -> str:
     """A database migrated by ``pgchallenge migrate --role-prefix``."""
     url = deployment.new_database()
     status, out, err = run(capsys, "migrate", "--role-prefix", deployment.prefix, "--database-url", url)
@@ -307,7 +250,7 @@ def migrated(capsys: pytest.CaptureFixture[str], deployment: Deployment) -> str:
     return url
 
 
-def test_migrate_role_prefix(deployment: Deployment, migrated: str) -> None:
+def test_migrate_role_prefix(deployment: Cluster, migrated: str) -> None:
     with psycopg.connect(migrated) as conn:
         rows = conn.execute(
             "SELECT kind, role_name, created_by_migration FROM challenge.deployment_roles"
@@ -317,7 +260,7 @@ def test_migrate_role_prefix(deployment: Deployment, migrated: str) -> None:
 
 
 def test_migrate_sql_with_a_role_prefix_names_the_roles(
-    capsys: pytest.CaptureFixture[str], deployment: Deployment
+    capsys: pytest.CaptureFixture[str], deployment: Cluster
 ) -> None:
     url = deployment.new_database()
     status, out, _ = run(
@@ -339,7 +282,7 @@ def show_lines(out: str) -> dict[str, tuple[str, str]]:
 
 
 def test_roles_show_grant_revoke(
-    capsys: pytest.CaptureFixture[str], deployment: Deployment, migrated: str
+    capsys: pytest.CaptureFixture[str], deployment: Cluster, migrated: str
 ) -> None:
     status, out, err = run(capsys, "roles", "show", "--database-url", migrated)
     assert status == 0, err
@@ -377,7 +320,7 @@ def test_roles_show_grant_revoke(
 
 
 def test_roles_sql_prints_the_statement_and_changes_nothing(
-    capsys: pytest.CaptureFixture[str], deployment: Deployment, migrated: str
+    capsys: pytest.CaptureFixture[str], deployment: Cluster, migrated: str
 ) -> None:
     login = deployment.create_login('we"ird')
     status, out, err = run(
@@ -417,7 +360,7 @@ def test_roles_unknown_kind_is_rejected(capsys: pytest.CaptureFixture[str], db_u
         cli.main(["roles", "drop", "--database-url", db_url])
 
 
-def test_roles_on_an_unmigrated_database(capsys: pytest.CaptureFixture[str], deployment: Deployment) -> None:
+def test_roles_on_an_unmigrated_database(capsys: pytest.CaptureFixture[str], deployment: Cluster) -> None:
     url = deployment.new_database()
     for argv in (
         ("roles", "show"),
@@ -441,7 +384,7 @@ def one_line_error(err: str) -> str:
 
 
 def test_a_role_without_the_right_gets_a_one_line_error(
-    capsys: pytest.CaptureFixture[str], deployment: Deployment, migrated: str
+    capsys: pytest.CaptureFixture[str], deployment: Cluster, migrated: str
 ) -> None:
     login = deployment.create_login("svc")
     assert run(capsys, "roles", "grant", "--role", login, "--as", "app", "--database-url", migrated)[0] == 0
@@ -470,7 +413,7 @@ def test_a_role_without_the_right_gets_a_one_line_error(
 
 
 def test_roles_grant_of_a_role_that_does_not_exist(
-    capsys: pytest.CaptureFixture[str], deployment: Deployment, migrated: str
+    capsys: pytest.CaptureFixture[str], deployment: Cluster, migrated: str
 ) -> None:
     status, out, err = run(
         capsys,

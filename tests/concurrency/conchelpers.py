@@ -1,14 +1,16 @@
-"""Helpers for the concurrency tests: a small config, raw SQL calls, and lock-wait polling."""
+"""Helpers for the concurrency tests: a small config and raw SQL calls.
+
+Lock-wait polling is in tests/waits.py, running calls on threads in tests/threads.py."""
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
+
+from tests.threads import run_threads
 
 
 def _goal(goal_id: str, target: int, *, type: str = "increment", default: bool = True) -> dict[str, Any]:
@@ -90,43 +92,13 @@ def backend_pid(conn: psycopg.Connection[Any]) -> int:
     return conn.info.backend_pid
 
 
-def wait_until_blocked_or_done(
-    observer: psycopg.Connection[Any], pid: int, done: threading.Event, timeout: float = 5.0
-) -> bool:
-    """Poll pg_stat_activity until backend ``pid`` waits on a lock (True) or its call finished (False).
+def apply_batch_plans(
+    conns: Sequence[psycopg.Connection[Any]], plans: Sequence[Sequence[list[dict[str, Any]]]]
+) -> list[list[int]]:
+    """Thread i sends the batches ``plans[i]`` (increment_progress_batch) on ``conns[i]``, the threads
+    starting together; returns each thread's applied counts, batch by batch."""
 
-    This is polling a condition, not sleeping as synchronisation: the caller proceeds on an observed state.
-    """
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if done.is_set():
-            return False
-        record = observer.execute(
-            "SELECT wait_event_type FROM pg_catalog.pg_stat_activity WHERE pid = %s", [pid]
-        ).fetchone()
-        if record is not None and record[0] == "Lock":
-            return True
-        time.sleep(0.005)
-    raise AssertionError(f"backend {pid} neither blocked on a lock nor finished within {timeout}s")
+    def work(i: int) -> list[int]:
+        return [inc_batch(conns[i], items)["applied"] for items in plans[i]]
 
-
-def run_threads(count: int, work: Callable[[int], Any], timeout: float = 20.0) -> list[Any]:
-    """Run work(i) for i in range(count) on threads started together; re-raise the first error."""
-    results: list[Any] = [None] * count
-    errors: list[BaseException] = []
-
-    def target(i: int) -> None:
-        try:
-            results[i] = work(i)
-        except BaseException as exc:  # collected and re-raised in the main thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=target, args=(i,), daemon=True) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout)
-        assert not thread.is_alive(), "a worker thread did not finish (hung on a lock?)"
-    if errors:
-        raise errors[0]
-    return results
+    return run_threads(len(plans), work, barrier=True)

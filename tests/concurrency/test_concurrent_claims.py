@@ -15,7 +15,8 @@ import psycopg
 import pytest
 from pgchallenge import RewardGrant, RewardWorker
 
-from tests.concurrency.conchelpers import inc, run_threads
+from tests.concurrency.conchelpers import inc
+from tests.threads import run_threads
 
 Connect = Callable[..., psycopg.Connection[Any]]
 THREADS = 20

@@ -16,14 +16,15 @@ import pytest
 
 from tests.concurrency.conchelpers import (
     DEFAULT_GOALS,
+    apply_batch_plans,
     backend_pid,
     inc,
     inc_batch,
     progress,
-    run_threads,
     set_batch,
-    wait_until_blocked_or_done,
 )
+from tests.threads import run_threads
+from tests.waits import blocked_call
 
 Connect = Callable[..., psycopg.Connection[Any]]
 THREADS = 8
@@ -57,7 +58,6 @@ def test_batches_on_the_same_3_rows_sum_exactly(race_db: psycopg.Connection[Any]
     race_db.execute("SELECT challenge.initialize_player('u1')")
     goals = ["count-a", "count-b", "count-c"]
     conns = open_connections(connect, THREADS)
-    barrier = threading.Barrier(THREADS, timeout=BARRIER_TIMEOUT)
     expected: Counter[str] = Counter()
     plans: list[list[list[dict[str, Any]]]] = []
     for i in range(THREADS):
@@ -71,11 +71,7 @@ def test_batches_on_the_same_3_rows_sum_exactly(race_db: psycopg.Connection[Any]
             batches.append(items)
         plans.append(batches)
 
-    def work(i: int) -> list[int]:
-        barrier.wait()
-        return [inc_batch(conns[i], items)["applied"] for items in plans[i]]
-
-    applied = run_threads(THREADS, work)
+    applied = apply_batch_plans(conns, plans)
     assert all(a == 20 for per_thread in applied for a in per_thread)
     for goal_id in goals:
         assert progress(race_db, "u1", goal_id) == expected[goal_id], goal_id
@@ -129,29 +125,13 @@ def test_write_waiting_on_a_locked_row_adds_to_the_committed_value(
     second = connect()
     observer = connect()
     assert _write(first, first_how, 10) == "applied"  # row locked, transaction open
-    done = threading.Event()
-    outcome: list[str] = []
-    errors: list[BaseException] = []
-
-    def second_call() -> None:
-        try:
-            outcome.append(_write(second, second_how, 100))
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            done.set()
-
-    thread = threading.Thread(target=second_call, daemon=True)
-    thread.start()
-    try:
-        blocked = wait_until_blocked_or_done(observer, backend_pid(second), done)
-    finally:
-        first.commit()
-    thread.join(10)
-    assert not thread.is_alive()
-    assert errors == []
-    assert blocked, "the second write did not wait for the row lock"
-    assert outcome == ["applied"]
+    outcome = blocked_call(
+        lambda: _write(second, second_how, 100),
+        observer=observer,
+        pid=backend_pid(second),
+        release=first.commit,
+    )
+    assert outcome == "applied"
     assert progress(race_db, "u1", "count-a") == 115
 
 
@@ -161,25 +141,11 @@ def test_set_waiting_on_a_locked_row_is_applied(race_db: psycopg.Connection[Any]
     second = connect()
     observer = connect()
     assert _write(first, "set", 10) == "applied"
-    done = threading.Event()
-    outcome: list[str] = []
-
-    def second_call() -> None:
-        try:
-            outcome.append(_write(second, "set", 20))
-        finally:
-            done.set()
-
-    thread = threading.Thread(target=second_call, daemon=True)
-    thread.start()
-    try:
-        blocked = wait_until_blocked_or_done(observer, backend_pid(second), done)
-    finally:
-        first.commit()
-    thread.join(10)
-    assert blocked
+    outcome = blocked_call(
+        lambda: _write(second, "set", 20), observer=observer, pid=backend_pid(second), release=first.commit
+    )
     # The second call's occurred_at (its now()) is later than the first's: it applies.
-    assert outcome == ["applied"]
+    assert outcome == "applied"
     assert progress(race_db, "u1", "level") == 20
 
 
@@ -265,34 +231,14 @@ def test_same_event_id_from_two_connections_applies_once(
         return skipped
 
     assert send(first, "u1", "count-a") == "applied"  # transaction still open
-    done = threading.Event()
-    outcome: list[str] = []
-    errors: list[BaseException] = []
-
-    def second_call() -> None:
-        try:
-            outcome.append(send(second, *second_key))
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            done.set()
-
-    thread = threading.Thread(target=second_call, daemon=True)
-    thread.start()
-    try:
-        # Any correct implementation must wait: the first transaction may still commit or roll back.
-        blocked = wait_until_blocked_or_done(observer, backend_pid(second), done)
-    finally:
-        if first_commits:
-            first.commit()
-        else:
-            first.rollback()
-    thread.join(10)
-    assert not thread.is_alive()
-    assert errors == []
-    assert blocked, "the second call finished without waiting for the open transaction"
-    expected_second = "duplicate_event" if first_commits else "applied"
-    assert outcome == [expected_second]
+    # Any correct implementation must wait: the first transaction may still commit or roll back.
+    outcome = blocked_call(
+        lambda: send(second, *second_key),
+        observer=observer,
+        pid=backend_pid(second),
+        release=first.commit if first_commits else first.rollback,
+    )
+    assert outcome == ("duplicate_event" if first_commits else "applied")
     total = progress(race_db, "u1", "count-a") + progress(race_db, "u1", "count-b")
     assert total == 1
     assert race_db.execute(
@@ -366,31 +312,14 @@ def test_initialize_player_waits_for_an_open_initialize(
     second = connect()
     observer = connect()
     first.execute("SELECT * FROM challenge.initialize_player('u1')")
-    done = threading.Event()
-    returned: list[set[str]] = []
-    errors: list[BaseException] = []
 
-    def second_call() -> None:
-        try:
-            rows = second.execute("SELECT goal_id FROM challenge.initialize_player('u1')").fetchall()
-            returned.append({r[0] for r in rows})
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            done.set()
+    def second_call() -> set[str]:
+        rows = second.execute("SELECT goal_id FROM challenge.initialize_player('u1')").fetchall()
+        return {r[0] for r in rows}
 
-    thread = threading.Thread(target=second_call, daemon=True)
-    thread.start()
-    try:
-        # Any correct implementation must wait: the first transaction may still commit or roll back.
-        blocked = wait_until_blocked_or_done(observer, backend_pid(second), done)
-    finally:
-        first.commit()
-    thread.join(10)
-    assert not thread.is_alive()
-    assert errors == []
-    assert blocked, "the second call finished without waiting for the open transaction"
-    assert returned == [DEFAULT_GOALS]
+    # Any correct implementation must wait: the first transaction may still commit or roll back.
+    returned = blocked_call(second_call, observer=observer, pid=backend_pid(second), release=first.commit)
+    assert returned == DEFAULT_GOALS
     count = race_db.execute("SELECT count(*) FROM challenge.progress WHERE user_id = 'u1'").fetchone()
     assert count == (len(DEFAULT_GOALS),)
 
@@ -429,34 +358,16 @@ def test_set_goal_active_waits_for_an_open_insert(race_db: psycopg.Connection[An
     second = connect()
     observer = connect()
     first.execute("SELECT challenge.set_goal_active('u1', 'optional', false)")
-    done = threading.Event()
-    returned: list[Any] = []
-    errors: list[BaseException] = []
-
-    def second_call() -> None:
-        try:
-            returned.append(
-                second.execute(
-                    "SELECT (challenge.set_goal_active('u1', 'optional', true)).is_active"
-                ).fetchone()
-            )
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            done.set()
-
-    thread = threading.Thread(target=second_call, daemon=True)
-    thread.start()
-    try:
-        # Any correct implementation must wait: the first transaction may still commit or roll back.
-        blocked = wait_until_blocked_or_done(observer, backend_pid(second), done)
-    finally:
-        first.commit()
-    thread.join(10)
-    assert not thread.is_alive()
-    assert errors == []
-    assert blocked, "the second call finished without waiting for the open transaction"
-    assert returned == [(True,)]
+    # Any correct implementation must wait: the first transaction may still commit or roll back.
+    returned = blocked_call(
+        lambda: second.execute(
+            "SELECT (challenge.set_goal_active('u1', 'optional', true)).is_active"
+        ).fetchone(),
+        observer=observer,
+        pid=backend_pid(second),
+        release=first.commit,
+    )
+    assert returned == (True,)
     row = race_db.execute(
         "SELECT count(*), bool_and(is_active) FROM challenge.progress"
         " WHERE user_id = 'u1' AND goal_id = 'optional'"

@@ -20,14 +20,16 @@ import pytest
 from psycopg.rows import dict_row
 
 from tests.concurrency.conchelpers import (
+    apply_batch_plans,
     backend_pid,
     inc,
     inc_batch,
-    run_threads,
     set_batch,
-    wait_until_blocked_or_done,
 )
 from tests.serverclock import DAY, ServerClock
+from tests.sql.ledgerhelpers import LedgerApi, assert_chains
+from tests.threads import run_threads
+from tests.waits import blocked_call
 
 Connect = Callable[..., psycopg.Connection[Any]]
 Row = dict[str, Any]
@@ -44,26 +46,15 @@ def history(conn: psycopg.Connection[Any], user_id: str, goal_id: str) -> list[R
 
 
 def assert_chain(conn: psycopg.Connection[Any], user_id: str, goal_id: str) -> list[Row]:
-    """The chain invariant for one row (as in tests/sql/test_ledger.py); returns the row's history.
+    """The chain invariant (tests/sql/ledgerhelpers.py's assert_chains, over the whole ledger); returns the
+    history of the row (user_id, goal_id).
 
-    The history starts with the row's creation, every change starts where the previous one ended, and the
+    Every history starts with its row's creation, every change starts where the previous one ended, and the
     last one ends in the row's current state.
     """
-    rows = history(conn, user_id, goal_id)
-    assert rows, f"no ledger history for ({user_id}, {goal_id})"
-    assert (rows[0]["progress_before"], rows[0]["status_before"]) == (None, None), rows[0]
-    for previous, row in pairwise(rows):
-        assert (row["progress_before"], row["status_before"]) == (
-            previous["progress_after"],
-            previous["status_after"],
-        ), f"change {row['change_id']} does not start where change {previous['change_id']} ended"
-    record = conn.execute(
-        "SELECT progress, status FROM challenge.progress WHERE user_id = %s AND goal_id = %s",
-        [user_id, goal_id],
-    ).fetchone()
-    assert record is not None
-    assert (rows[-1]["progress_after"], rows[-1]["status_after"]) == tuple(record)
-    return rows
+    chains = assert_chains(LedgerApi(conn))
+    assert (user_id, goal_id) in chains, f"no ledger history for ({user_id}, {goal_id})"
+    return chains[(user_id, goal_id)]
 
 
 def increments(rows: list[Row]) -> list[Row]:
@@ -119,7 +110,6 @@ def test_batches_with_repeated_keys_from_8_threads_leave_one_change_per_call_and
     race_db.execute("SELECT challenge.initialize_player('u1')")
     goals = ["count-a", "count-b", "count-c"]
     conns = [connect() for _ in range(THREADS)]
-    barrier = threading.Barrier(THREADS, timeout=BARRIER_TIMEOUT)
     plans: list[list[list[dict[str, Any]]]] = []
     # What each (batch, row) must leave in the ledger: its event ids in item order and the sum of its deltas.
     expected: dict[str, Counter[tuple[tuple[str, ...], int]]] = {g: Counter() for g in goals}
@@ -143,11 +133,7 @@ def test_batches_with_repeated_keys_from_8_threads_leave_one_change_per_call_and
             batches.append(items)
         plans.append(batches)
 
-    def work(i: int) -> list[int]:
-        barrier.wait()
-        return [inc_batch(conns[i], items)["applied"] for items in plans[i]]
-
-    applied = run_threads(THREADS, work)
+    applied = apply_batch_plans(conns, plans)
     assert all(a == 7 for per_thread in applied for a in per_thread)
     for goal_id in goals:
         rows = assert_chain(race_db, "u1", goal_id)
@@ -306,38 +292,6 @@ def test_claims_racing_with_increments_end_each_chain_with_the_claim(
     assert grants == (len(users),)
 
 
-def _hold_and_release(
-    holder: psycopg.Connection[Any],
-    waiter_call: Callable[[], Any],
-    observer: psycopg.Connection[Any],
-    waiter_pid: int,
-) -> Any:
-    """Run waiter_call on a thread while holder's transaction is open; commit once it is blocked."""
-    done = threading.Event()
-    results: list[Any] = []
-    errors: list[BaseException] = []
-
-    def call() -> None:
-        try:
-            results.append(waiter_call())
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            done.set()
-
-    thread = threading.Thread(target=call, daemon=True)
-    thread.start()
-    try:
-        blocked = wait_until_blocked_or_done(observer, waiter_pid, done)
-    finally:
-        holder.commit()
-    thread.join(10)
-    assert not thread.is_alive()
-    assert errors == []
-    assert blocked, "the second call did not wait for the row lock"
-    return results[0]
-
-
 @pytest.mark.parametrize("how", ["single", "batch"])
 def test_claim_waiting_for_an_increment_records_the_incremented_row(
     race_db: psycopg.Connection[Any], connect: Connect, how: str
@@ -353,7 +307,7 @@ def test_claim_waiting_for_an_increment_records_the_incremented_row(
     def claim() -> Any:
         return claimer.execute("SELECT replayed FROM challenge.claim_goal('u1', 'd-1', 'c-1')").fetchone()
 
-    assert _hold_and_release(holder, claim, observer, backend_pid(claimer)) == (False,)
+    assert blocked_call(claim, observer=observer, pid=backend_pid(claimer), release=holder.commit) == (False,)
     rows = assert_chain(race_db, "u1", "d-1")
     assert [(r["operation"], r["progress_before"], r["progress_after"]) for r in rows] == [
         ("assign", None, 0),
@@ -380,7 +334,7 @@ def test_increment_waiting_for_a_claim_records_nothing(
             inc_batch(writer, [{"user_id": "u1", "goal_id": "d-1", "delta": 3, "event_id": "e-late"}])
         )
 
-    assert _hold_and_release(holder, write, observer, backend_pid(writer)) == "claimed"
+    assert blocked_call(write, observer=observer, pid=backend_pid(writer), release=holder.commit) == "claimed"
     rows = assert_chain(race_db, "u1", "d-1")
     assert [(r["operation"], r["progress_before"], r["progress_after"]) for r in rows] == [
         ("assign", None, 0),
@@ -404,7 +358,7 @@ def test_increment_waiting_for_an_increment_records_the_committed_before(
             return inc(writer, "u1", "count-a", 1, "e-2")
         return outcome(inc_batch(writer, [{"user_id": "u1", "goal_id": "count-a", "event_id": "e-2"}]))
 
-    assert _hold_and_release(holder, write, observer, backend_pid(writer)) == "applied"
+    assert blocked_call(write, observer=observer, pid=backend_pid(writer), release=holder.commit) == "applied"
     rows = assert_chain(race_db, "u1", "count-a")
     assert [(r["operation"], r["progress_before"], r["progress_after"], r["event_ids"]) for r in rows] == [
         ("assign", None, 0, None),
@@ -431,7 +385,7 @@ def test_creating_todays_partition_waits_for_a_writers_row_and_moves_it(
     def create() -> Any:
         return maintainer.execute("SELECT challenge.create_ledger_partitions(0)").fetchone()
 
-    assert _hold_and_release(writer, create, observer, backend_pid(maintainer)) == (1,)
+    assert blocked_call(create, observer=observer, pid=backend_pid(maintainer), release=writer.commit) == (1,)
     today = race_db.execute(
         "SELECT 'challenge.ledger_' || to_char((clock_timestamp() AT TIME ZONE 'UTC')::date, 'YYYYMMDD')"
     ).fetchone()

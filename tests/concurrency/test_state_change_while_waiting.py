@@ -7,7 +7,6 @@ The write must report the new state's reason and change nothing; the batches re-
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -20,8 +19,8 @@ from tests.concurrency.conchelpers import (
     inc_batch,
     progress,
     set_batch,
-    wait_until_blocked_or_done,
 )
+from tests.waits import blocked_call
 
 Connect = Callable[..., psycopg.Connection[Any]]
 
@@ -78,30 +77,10 @@ def test_write_waiting_on_a_row_sees_its_committed_state(
     holder.execute(
         statement, {"goal": goal}
     )  # row locked, not committed: the writer's snapshot sees it movable
-
-    done = threading.Event()
-    outcome: list[str] = []
-    errors: list[BaseException] = []
-
-    def write() -> None:
-        try:
-            outcome.append(_write(writer, how))
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            done.set()
-
-    thread = threading.Thread(target=write, daemon=True)
-    thread.start()
-    try:
-        blocked = wait_until_blocked_or_done(observer, backend_pid(writer), done)
-    finally:
-        holder.commit()
-    thread.join(10)
-    assert not thread.is_alive()
-    assert errors == []
-    assert blocked, "the write did not wait for the row lock"
-    assert outcome == [expected]
+    outcome = blocked_call(
+        lambda: _write(writer, how), observer=observer, pid=backend_pid(writer), release=holder.commit
+    )
+    assert outcome == expected
     row = race_db.execute(
         "SELECT progress FROM challenge.progress WHERE user_id = 'u1' AND goal_id = %s", [goal]
     ).fetchone()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -11,22 +10,10 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from tests.events.eventhelpers import init, login, progresses, record, stat
+from tests.waits import blocked_call
 
 Conn = psycopg.Connection[Any]
 Connect = Callable[..., Conn]
-
-
-def wait_until_blocked(observer: Conn, pid: int, timeout: float = 10.0) -> None:
-    """Poll pg_stat_activity until backend ``pid`` waits on a lock (an observed state, not a sleep)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        row = observer.execute(
-            "SELECT wait_event_type FROM pg_catalog.pg_stat_activity WHERE pid = %s", [pid]
-        ).fetchone()
-        if row is not None and row[0] == "Lock":
-            return
-        assert time.monotonic() < deadline, f"backend {pid} never waited on a lock"
-        time.sleep(0.005)
 
 
 def test_the_same_event_id_from_two_connections_is_applied_once(events_db: Conn, connect: Connect) -> None:
@@ -34,15 +21,11 @@ def test_the_same_event_id_from_two_connections_is_applied_once(events_db: Conn,
     first, second, observer = connect(autocommit=False), connect(), connect()
     event = stat("e-1", "kills", inc=4)
     assert record(first, [event])["duplicate_events"] == 0  # not committed yet
-    results: list[dict[str, Any]] = []
-    racer = threading.Thread(target=lambda: results.append(record(second, [event])), daemon=True)
-    racer.start()
-    # The second call waits on the first one's uncommitted event id...
-    wait_until_blocked(observer, second.info.backend_pid)
-    first.commit()
-    racer.join(10)
-    # ...and, once it committed, sees a duplicate.
-    assert results and results[0]["duplicate_events"] == 1 and results[0]["applied"] == 0
+    # The second call waits on the first one's uncommitted event id and, once it committed, sees a duplicate.
+    result = blocked_call(
+        lambda: record(second, [event]), observer=observer, pid=second.info.backend_pid, release=first.commit
+    )
+    assert result["duplicate_events"] == 1 and result["applied"] == 0
     assert progresses(observer)["kills-inc"] == 4
 
 
@@ -53,13 +36,13 @@ def test_the_waiting_call_applies_the_event_when_the_first_rolls_back(
     first, second, observer = connect(autocommit=False), connect(), connect()
     event = stat("e-1", "kills", inc=4)
     record(first, [event])
-    results: list[dict[str, Any]] = []
-    racer = threading.Thread(target=lambda: results.append(record(second, [event])), daemon=True)
-    racer.start()
-    wait_until_blocked(observer, second.info.backend_pid)
-    first.rollback()
-    racer.join(10)
-    assert results and results[0]["duplicate_events"] == 0
+    result = blocked_call(
+        lambda: record(second, [event]),
+        observer=observer,
+        pid=second.info.backend_pid,
+        release=first.rollback,
+    )
+    assert result["duplicate_events"] == 0
     assert progresses(observer)["kills-inc"] == 4
 
 

@@ -10,19 +10,14 @@ import psycopg
 import pytest
 
 from tests.migrations.migrationhelpers import NewDatabase
+from tests.rolehelpers import drop_databases_and_roles, server_url
 
 
 @pytest.fixture
 def new_database(postgresql_proc: Any) -> Iterator[NewDatabase]:
     """Create empty databases on the test server (dropped afterwards); returns their conninfo."""
     created: list[str] = []
-    admin = psycopg.conninfo.make_conninfo(
-        host=postgresql_proc.host,
-        port=str(postgresql_proc.port),
-        user=postgresql_proc.user,
-        password=postgresql_proc.password or None,
-        dbname="postgres",
-    )
+    admin = server_url(postgresql_proc)
 
     def _create() -> str:
         name = f"mig_{uuid.uuid4().hex[:12]}"
@@ -32,6 +27,4 @@ def new_database(postgresql_proc: Any) -> Iterator[NewDatabase]:
         return psycopg.conninfo.make_conninfo(admin, dbname=name)
 
     yield _create
-    with psycopg.connect(admin, autocommit=True) as connection:
-        for name in created:
-            connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    drop_databases_and_roles(admin, created, [])

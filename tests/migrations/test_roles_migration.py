@@ -1,9 +1,9 @@
 """Revision 0009's group roles and default privileges, migrated up and down on real databases.
 
-Roles are cluster-wide: every test works under a prefix of its own (``Cluster.prefix``) and the ``cluster``
-fixture drops its databases first, then every role whose name starts with that prefix, even when the test
-failed half-way. Each test's databases are made from template0 (never the shared template, whose default
-role names other tests' databases use).
+Roles are cluster-wide: every test works under a prefix of its own (``Cluster.prefix``, tests/rolehelpers.py)
+and the ``cluster`` fixture drops its databases first, then every role whose name starts with that prefix,
+even when the test failed half-way. Each test's databases are made from template0 (never the shared
+template, whose default role names other tests' databases use).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import argparse
 import subprocess
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -24,79 +23,16 @@ from alembic.script import ScriptDirectory
 from pgchallenge import embedded, migrate
 from psycopg import sql
 
+from tests.rolehelpers import ROLE_KINDS, Cluster, prefixed_cluster
+
 BEFORE = "0008_write_engine"
 HEAD = ScriptDirectory.from_config(migrate.alembic_config("")).get_current_head()
-KINDS = ("admin", "app", "reader")
-
-
-@dataclass
-class Cluster:
-    """Databases and roles of one test on the shared server, all removed afterwards."""
-
-    admin_url: str
-    prefix: str
-    databases: list[str] = field(default_factory=list)
-
-    def new_database(self, owner: str | None = None) -> str:
-        name = f"{self.prefix}_{len(self.databases)}"
-        statement = sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name))
-        if owner is not None:
-            statement += sql.SQL(" OWNER {}").format(sql.Identifier(owner))
-        with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            conn.execute(statement)
-        self.databases.append(name)
-        return self.url(name)
-
-    def url(self, dbname: str, user: str | None = None) -> str:
-        params: dict[str, Any] = {"dbname": dbname}
-        if user is not None:
-            params["user"] = user
-        return psycopg.conninfo.make_conninfo(self.admin_url, **params)
-
-    def execute(self, statement: sql.Composed | str, params: Sequence[Any] | None = None) -> None:
-        with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            conn.execute(statement, params)
-
-    def create_role(self, name: str, options: str = "NOLOGIN") -> str:
-        assert name.startswith(self.prefix), name
-        self.execute(sql.SQL("CREATE ROLE {} " + options).format(sql.Identifier(name)))
-        return name
-
-    def roles(self) -> set[str]:
-        """This test's roles on the server."""
-        with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            rows = conn.execute(
-                "SELECT rolname FROM pg_catalog.pg_roles WHERE starts_with(rolname, %s)", [self.prefix]
-            ).fetchall()
-        return {str(name) for (name,) in rows}
-
-    def names(self, prefix: str | None = None) -> dict[str, str]:
-        """The roles a migration with ``prefix`` (default: this test's) would use, by kind."""
-        return {kind: f"{prefix or self.prefix}_{kind}" for kind in KINDS}
-
-    def cleanup(self) -> None:
-        with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            for name in self.databases:
-                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        for role in sorted(self.roles()):
-            self.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
 
 
 @pytest.fixture
 def cluster(postgresql_proc: Any) -> Iterator[Cluster]:
-    admin_url = psycopg.conninfo.make_conninfo(
-        host=postgresql_proc.host,
-        port=str(postgresql_proc.port),
-        user=postgresql_proc.user,
-        password=postgresql_proc.password or None,
-        dbname="postgres",
-    )
-    cluster = Cluster(admin_url, f"rt{uuid.uuid4().hex[:12]}")
-    try:
+    with prefixed_cluster(postgresql_proc, "rt") as cluster:
         yield cluster
-    finally:
-        cluster.cleanup()
-    assert not cluster.roles(), "the test left roles behind"
 
 
 @pytest.fixture
@@ -251,16 +187,6 @@ def privileges_of(url: str, role: str) -> list[tuple[Any, ...]]:
     )
 
 
-def members(cluster: Cluster, group: str) -> set[str]:
-    rows = query(
-        cluster.admin_url,
-        "SELECT m.rolname FROM pg_auth_members AS a JOIN pg_roles AS g ON g.oid = a.roleid"
-        " JOIN pg_roles AS m ON m.oid = a.member WHERE g.rolname = %s",
-        [group],
-    )
-    return {str(name) for (name,) in rows}
-
-
 def superuser(cluster: Cluster) -> str:
     [(name,)] = query(cluster.admin_url, "SELECT rolname FROM pg_roles WHERE rolsuper ORDER BY oid LIMIT 1")
     return str(name)
@@ -330,7 +256,7 @@ def test_existing_roles_are_reused_and_kept_by_downgrade(cluster: Cluster, notic
 
     migrate.downgrade(url, BEFORE)
     assert cluster.roles() == {*names.values(), login}
-    assert members(cluster, names["app"]) == {login}
+    assert cluster.members(names["app"]) == {login}
     assert_public_executes_every_function(url)
     # The reused roles lost this revision's grants in this database.
     for name in names.values():
@@ -354,7 +280,7 @@ def test_downgrade_drops_created_roles_but_keeps_one_with_a_member(
 
     migrate.downgrade(url, BEFORE)
     assert cluster.roles() == {names["reader"], login}
-    assert members(cluster, names["reader"]) == {login}
+    assert cluster.members(names["reader"]) == {login}
     assert f"kept role {names['reader']}: it has members" in notices
     # Kept, but without this revision's grants: on the schema, the functions, anything in this database.
     assert privileges_of(url, names["reader"]) == []
@@ -422,7 +348,7 @@ def test_x_arguments_name_single_roles_and_the_prefix(cluster: Cluster) -> None:
     assert cluster.roles() == set()
 
     # All three by name; -x wins over role_prefix (pgchallenge migrate --role-prefix).
-    names = {kind: f"{cluster.prefix}_{kind}_named" for kind in KINDS}
+    names = {kind: f"{cluster.prefix}_{kind}_named" for kind in ROLE_KINDS}
     alembic_upgrade(
         url, x=[f"{kind}_role={name}" for kind, name in names.items()], role_prefix=f"{cluster.prefix}_z"
     )
@@ -633,7 +559,7 @@ def test_offline_sql_sets_the_names_before_the_roles_block(cluster: Cluster) -> 
 def test_offline_sql_default_names(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PGCHALLENGE_ROLE_PREFIX", raising=False)
     script = migrate.upgrade_sql(migrate.sqlalchemy_url("postgresql://example/db"))
-    for kind in KINDS:
+    for kind in ROLE_KINDS:
         assert (
             f"SELECT pg_catalog.set_config('pgchallenge.{kind}_role', 'pgchallenge_{kind}', true);" in script
         )
@@ -674,7 +600,7 @@ def test_a_createrole_owner_migrates_and_downgrades(
     # The owner can put a login role into a group it created (it holds ADMIN OPTION on it).
     login = cluster.create_role(f"{cluster.prefix}_svc", "LOGIN")
     execute(url, f'GRANT "{names["app"]}" TO "{login}"')
-    assert login in members(cluster, names["app"])
+    assert login in cluster.members(names["app"])
     execute(url, f'REVOKE "{names["app"]}" FROM "{login}"')
 
     migrate.downgrade(url, "base")

@@ -22,19 +22,7 @@ from pgchallenge import Client, migrate, roles
 from psycopg import sql
 
 from tests.privileges.privhelpers import CONFIG, KINDS, LOGINS, Connect, Deployment, Kind, Login
-
-
-def _url(proc: Any, user: str, dbname: str, password: str | None) -> str:
-    return psycopg.conninfo.make_conninfo(
-        host=proc.host, port=str(proc.port), user=user, dbname=dbname, password=password or None
-    )
-
-
-def _drop_everything(superuser: str, dbname: str, role_names: list[str]) -> None:
-    with psycopg.connect(superuser, autocommit=True) as connection:
-        connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
-        for name in role_names:  # members and groups first, the owner (grantor of the memberships) last
-            connection.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
+from tests.rolehelpers import drop_databases_and_roles, server_url
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +36,7 @@ def deployment(postgresql_proc: Any) -> Iterator[Deployment]:
     logins: dict[Login, str] = {kind: f"{prefix}_{kind}_login" for kind in KINDS}
     logins["outsider"] = f"{prefix}_outsider"
     passwords = {name: secrets.token_hex(16) for name in [owner, *logins.values()]}
-    maintenance = _url(postgresql_proc, postgresql_proc.user, "postgres", postgresql_proc.password)
+    maintenance = server_url(postgresql_proc)
     # Teardown order: logins, then groups, then the owner.
     cleanup = [*logins.values(), *groups.values(), owner]
 
@@ -64,8 +52,8 @@ def deployment(postgresql_proc: Any) -> Iterator[Deployment]:
                     sql.Identifier(dbname), sql.Identifier(owner)
                 )
             )
-        owner_url = _url(postgresql_proc, owner, dbname, passwords[owner])
-        superuser_url = _url(postgresql_proc, postgresql_proc.user, dbname, postgresql_proc.password)
+        owner_url = server_url(postgresql_proc, dbname, user=owner, password=passwords[owner])
+        superuser_url = server_url(postgresql_proc, dbname)
 
         # The migration, as the owner: no superuser anywhere in it.
         migrate.upgrade(owner_url, role_prefix=prefix)
@@ -84,7 +72,8 @@ def deployment(postgresql_proc: Any) -> Iterator[Deployment]:
                 connection.execute(roles.grant_statement(groups[kind], logins[kind]))
 
         login_urls: dict[Login, str] = {
-            login: _url(postgresql_proc, logins[login], dbname, passwords[logins[login]]) for login in LOGINS
+            login: server_url(postgresql_proc, dbname, user=logins[login], password=passwords[logins[login]])
+            for login in LOGINS
         }
         for login in LOGINS:  # the server accepts every login (pg_hba, passwords)
             with psycopg.connect(login_urls[login]) as connection:
@@ -105,7 +94,7 @@ def deployment(postgresql_proc: Any) -> Iterator[Deployment]:
             login_urls=login_urls,
         )
     finally:
-        _drop_everything(maintenance, dbname, cleanup)
+        drop_databases_and_roles(maintenance, [dbname], cleanup)
 
 
 @pytest.fixture

@@ -21,6 +21,8 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from tests.sql.sqlhelpers import goal, rotation
+
 ROOT: Final = Path(__file__).resolve().parents[2]
 FUNCTIONS_DIR: Final = ROOT / "plpgsql" / "functions"
 # The SQL contract, whose "### Roles and privileges" table says who may execute what.
@@ -56,43 +58,6 @@ class Deployment:
 Connect = Callable[..., psycopg.Connection[Any]]
 
 
-def _goal(
-    goal_id: str,
-    *,
-    type: str,
-    target: int,
-    stat: str = "kills",
-    source: str = "statistic",
-    daily: bool = False,
-    default: bool = True,
-    rotation: str | None = None,
-) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "goalId": goal_id,
-        "name": f"Goal {goal_id}",
-        "description": f"Description of {goal_id}",
-        "type": type,
-        "daily": daily,
-        "eventSource": source,
-        "defaultAssigned": default,
-        "requirement": {
-            "statCode": stat,
-            "operator": ">=",
-            "targetValue": target,
-            "progressMode": "absolute",
-        },
-        "reward": {"type": "ITEM", "rewardId": f"reward-{goal_id}", "quantity": 1},
-        "prerequisites": [],
-    }
-    if rotation is not None:
-        doc["rotation"] = {
-            "enabled": True,
-            "schedule": rotation,
-            "onExpiry": {"resetProgress": True, "allowReselection": False},
-        }
-    return doc
-
-
 # guard: increments (kills, target 3), an absolute stat (level, target 10), a once-a-day login goal, and
 # three goals no player gets by default, for select_goals and random_select_goals.
 # spare: a second challenge, so that filtering by challenge has something to filter out; its goal rotates
@@ -104,19 +69,19 @@ CONFIG: Final[dict[str, Any]] = {
             "name": "Guard Challenge",
             "description": "Privilege test catalog",
             "goals": [
-                _goal("kill-3", type="increment", target=3),
-                _goal("level-10", type="absolute", target=10, stat="level"),
-                _goal("login-daily", type="increment", target=5, stat="login", source="login", daily=True),
-                _goal("pick-a", type="increment", target=1, default=False),
-                _goal("pick-b", type="increment", target=1, default=False),
-                _goal("pick-c", type="increment", target=1, default=False),
+                goal("kill-3", type="increment", target=3),
+                goal("level-10", type="absolute", target=10, stat="level"),
+                goal("login-daily", type="increment", target=5, stat="login", source="login", daily=True),
+                goal("pick-a", type="increment", target=1, default=False),
+                goal("pick-b", type="increment", target=1, default=False),
+                goal("pick-c", type="increment", target=1, default=False),
             ],
         },
         {
             "challengeId": "spare",
             "name": "Spare Challenge",
             "description": "Privilege test catalog",
-            "goals": [_goal("swim-2", type="increment", target=2, stat="swims", rotation="monthly")],
+            "goals": [goal("swim-2", type="increment", target=2, stat="swims", rotation=rotation("monthly"))],
         },
     ]
 }

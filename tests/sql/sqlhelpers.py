@@ -87,6 +87,17 @@ def goal(
     return doc
 
 
+def rotation(
+    schedule: str, *, reset: bool = True, reselect: bool = False, enabled: bool = True
+) -> dict[str, Any]:
+    """A goal's rotation block: its schedule and what expiry does (reset the progress, allow reselection)."""
+    return {
+        "enabled": enabled,
+        "schedule": schedule,
+        "onExpiry": {"resetProgress": reset, "allowReselection": reselect},
+    }
+
+
 def challenge(
     challenge_id: str, goals: Sequence[Mapping[str, Any]], name: str | None = None
 ) -> dict[str, Any]:
@@ -113,11 +124,7 @@ SPRING_GOALS = [
         target=1,
         stat="login",
         source="login",
-        rotation={
-            "enabled": False,
-            "schedule": "weekly",
-            "onExpiry": {"resetProgress": True, "allowReselection": False},
-        },
+        rotation=rotation("weekly", enabled=False),
     ),  # goals[0]
     goal(
         "spring-boss", type="absolute", target=5, stat="boss", default=False, prerequisites=["spring-login"]

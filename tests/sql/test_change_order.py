@@ -10,19 +10,8 @@ sequence jump back and forth the way two nodes' ranges interleave.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
-import psycopg
-import pytest
-
-from tests.sql.claimhelpers import QUEST_CONFIG, QuestApi
-
-
-@pytest.fixture
-def qa(db: psycopg.Connection[Any]) -> QuestApi:
-    api = QuestApi(db)
-    api.load(QUEST_CONFIG)
-    return api
+from tests.sql.claimhelpers import QuestApi
 
 
 def version(qa: QuestApi, user_id: str, goal_id: str) -> int:

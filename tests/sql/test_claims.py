@@ -16,13 +16,6 @@ from tests.sql.claimhelpers import CLAIM_COLUMNS, QUEST_CONFIG, QuestApi, listen
 from tests.sql.sqlhelpers import assert_sqlstate
 
 
-@pytest.fixture
-def qa(db: psycopg.Connection[Any]) -> QuestApi:
-    api = QuestApi(db)
-    api.load(QUEST_CONFIG)
-    return api
-
-
 def claim_error(qa: QuestApi, user_id: Any, goal_id: Any, claim_id: Any = "c-x") -> psycopg.Error:
     with pytest.raises(psycopg.Error) as caught:
         qa.claim(user_id, goal_id, claim_id)

@@ -11,42 +11,19 @@ tests/citus runs them on a real cluster.
 from __future__ import annotations
 
 import threading
-import time
 from datetime import timedelta
 from typing import Any
 
 import psycopg
-import pytest
 
-from tests.sql.claimhelpers import QUEST_CONFIG, QuestApi
+from tests.sql.claimhelpers import QuestApi
+from tests.waits import blocked_call
 
 DAY = timedelta(days=1)
 
 
 def record_distributed(conn: psycopg.Connection[Any]) -> None:
     conn.execute("INSERT INTO challenge.deployment_settings (name, value) VALUES ('distributed', 'citus')")
-
-
-@pytest.fixture
-def qa(db: psycopg.Connection[Any]) -> QuestApi:
-    api = QuestApi(db)
-    api.load(QUEST_CONFIG)
-    return api
-
-
-def wait_until_blocked(watcher: psycopg.Connection[Any], thread: threading.Thread) -> None:
-    """Until another backend of this database waits for a lock (the call under test, in ``thread``)."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        waiting = watcher.execute(
-            "SELECT count(*) FROM pg_catalog.pg_stat_activity"
-            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        ).fetchone()
-        if waiting and waiting[0] > 0:
-            return
-        assert thread.is_alive(), "the call finished without waiting for the lock"
-        time.sleep(0.02)
-    raise AssertionError("the call never waited for the row lock")
 
 
 def test_the_row_lock_clause_is_empty_once_the_deployment_is_distributed(db: psycopg.Connection[Any]) -> None:
@@ -80,20 +57,16 @@ def test_a_lease_waits_for_a_concurrent_lease_and_takes_the_next_grants(qa: Ques
     assert [r[0] for r in first.execute("SELECT claim_id FROM challenge.lease_reward_grants('w1', 1)")] == [
         ids[0]
     ]
-    leased: list[list[str]] = []
     second = connect()
-    thread = threading.Thread(
-        target=lambda: leased.append(
-            [r[0] for r in second.execute("SELECT claim_id FROM challenge.lease_reward_grants('w2', 2)")]
-        )
-    )
-    thread.start()
     # Without a row lock w2 picked w1's uncommitted grant too: it waits for it, finds it leased, and
     # takes the next due grants instead, still up to its limit.
-    wait_until_blocked(qa.conn, thread)
-    first.commit()
-    thread.join(10)
-    assert leased == [ids[1:]]
+    leased = blocked_call(
+        lambda: [r[0] for r in second.execute("SELECT claim_id FROM challenge.lease_reward_grants('w2', 2)")],
+        observer=qa.conn,
+        pid=second.info.backend_pid,
+        release=first.commit,
+    )
+    assert leased == ids[1:]
     assert [(g["claim_id"], g["leased_by"], g["attempts"]) for g in qa.grants()] == [
         (ids[0], "w1", 1),
         (ids[1], "w2", 1),
@@ -154,19 +127,15 @@ def test_a_row_a_writer_moves_on_while_the_cleaner_waits_is_kept(qa: QuestApi, c
     writer = connect(autocommit=False)
     # The writer gives x1's row a new lease of life (as a rotation would) and holds it uncommitted.
     writer.execute("UPDATE challenge.progress SET expires_at = now() + interval '1 day' WHERE user_id = 'x1'")
-    deleted: list[int] = []
     cleaner = connect()
-    thread = threading.Thread(
-        target=lambda: deleted.append(
-            cleaner.execute("SELECT challenge.delete_expired_progress('7 days', 100)").fetchone()[0]
-        )
+    deleted = blocked_call(
+        lambda: cleaner.execute("SELECT challenge.delete_expired_progress('7 days', 100)").fetchone(),
+        observer=qa.conn,
+        pid=cleaner.info.backend_pid,
+        release=writer.commit,
     )
-    thread.start()
-    wait_until_blocked(qa.conn, thread)
-    writer.commit()
-    thread.join(10)
     # The cleaner re-checked x1's row as the writer left it: not expired, kept.
-    assert deleted == [1]
+    assert deleted == (1,)
     assert [r["user_id"] for r in qa.table_rows()["progress"]] == ["x1"]
 
 

@@ -6,7 +6,6 @@ moved into the past, so ages are exact without sleeping.
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 from typing import Any
 
@@ -15,17 +14,11 @@ import pytest
 from pgchallenge import cli
 from psycopg.types.json import Jsonb
 
-from tests.sql.claimhelpers import QUEST_CONFIG, QuestApi
+from tests.sql.claimhelpers import QuestApi
 from tests.sql.sqlhelpers import assert_sqlstate
+from tests.waits import blocked_call
 
 DAY = timedelta(days=1)
-
-
-@pytest.fixture
-def qa(db: psycopg.Connection[Any]) -> QuestApi:
-    api = QuestApi(db)
-    api.load(QUEST_CONFIG)
-    return api
 
 
 def users_with_expired_rows(qa: QuestApi, count: int, age: timedelta) -> None:
@@ -211,33 +204,15 @@ def test_delete_user_data_waits_for_a_claim_in_flight_and_then_refuses(qa: Quest
     claimer = connect(autocommit=False)
     claimer.execute("SELECT * FROM challenge.claim_goal('u1', 'q-kill', 'c-1')")
     eraser = connect()
-    outcome: list[BaseException | int] = []
-
-    def erase() -> None:
-        try:
-            record = eraser.execute("SELECT challenge.delete_user_data('u1')").fetchone()
-            assert record is not None
-            outcome.append(record[0])
-        except BaseException as exc:
-            outcome.append(exc)
-
-    thread = threading.Thread(target=erase)
-    thread.start()
-    observer = connect()
-    pid = eraser.info.backend_pid
-    for _ in range(2000):  # poll the observed state (the eraser waits on our row lock), up to 10 s
-        waiting = observer.execute(
-            "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", [pid]
-        ).fetchone()
-        if waiting is not None and waiting[0] == "Lock":
-            break
-        thread.join(0.005)
-    else:
-        raise AssertionError("delete_user_data never waited for the claim's row lock")
-    claimer.commit()
-    thread.join(10)
-    assert len(outcome) == 1 and isinstance(outcome[0], psycopg.Error)
-    assert_sqlstate(outcome[0], "CH026")
+    # The eraser waits on the claim's row lock, then sees the committed claim.
+    with pytest.raises(psycopg.Error) as caught:
+        blocked_call(
+            lambda: eraser.execute("SELECT challenge.delete_user_data('u1')").fetchone(),
+            observer=connect(),
+            pid=eraser.info.backend_pid,
+            release=claimer.commit,
+        )
+    assert_sqlstate(caught.value, "CH026")
     assert [g["state"] for g in qa.grants()] == ["pending"]
 
 

@@ -12,15 +12,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.sql.claimhelpers import GRANT_COLUMNS, QUEST_CONFIG, QuestApi
+from tests.sql.claimhelpers import GRANT_COLUMNS, QuestApi
 from tests.sql.sqlhelpers import assert_sqlstate
-
-
-@pytest.fixture
-def qa(db: psycopg.Connection[Any]) -> QuestApi:
-    api = QuestApi(db)
-    api.load(QUEST_CONFIG)
-    return api
 
 
 def claim_for(qa: QuestApi, users: list[str], goal_id: str = "q-kill") -> list[str]:

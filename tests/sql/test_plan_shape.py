@@ -200,10 +200,6 @@ def test_single_increment_on_inactive_row_is_filtered_by_the_guard(traced: psyco
 @pytest.mark.parametrize("path", WRITE_PATHS, ids=list(WRITE_PATHS))
 def test_no_write_path_scans_progress_sequentially(traced: psycopg.Connection[Any], path: str) -> None:
     query, params = WRITE_PATHS[path]
-    if "claim_goal" in query and traced.execute(
-        "SELECT to_regprocedure('challenge.claim_goal(text,text,text)') IS NULL"
-    ).fetchone() == (True,):
-        pytest.skip("claim_goal is not available")
     statements = plans_of(traced, query, params)
     assert seq_scans_of_progress(statements) == []
 

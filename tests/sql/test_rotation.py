@@ -18,6 +18,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from tests.serverclock import DAY, HOUR, ServerClock, iso
+from tests.sql.sqlhelpers import rotation
 
 
 def goal(goal_id: str, target: int, **extra: Any) -> dict[str, Any]:
@@ -32,14 +33,6 @@ def goal(goal_id: str, target: int, **extra: Any) -> dict[str, Any]:
     }
     body.update(extra)
     return body
-
-
-def rotation(schedule: str, *, reset: bool = True, reselect: bool = False) -> dict[str, Any]:
-    return {
-        "enabled": True,
-        "schedule": schedule,
-        "onExpiry": {"resetProgress": reset, "allowReselection": reselect},
-    }
 
 
 CONFIG = {

@@ -11,15 +11,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.sql.claimhelpers import QUEST_CONFIG, QuestApi
+from tests.sql.claimhelpers import QuestApi
 from tests.sql.sqlhelpers import GOAL_PROGRESS_COLUMNS, assert_sqlstate
-
-
-@pytest.fixture
-def qa(db: psycopg.Connection[Any]) -> QuestApi:
-    api = QuestApi(db)
-    api.load(QUEST_CONFIG)
-    return api
 
 
 def ids(rows: list[dict[str, Any]]) -> list[str]:

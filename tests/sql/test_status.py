@@ -119,13 +119,6 @@ def epoch(at: datetime) -> float:
     return at.timestamp()
 
 
-@pytest.fixture
-def qa(db: psycopg.Connection[Any]) -> QuestApi:
-    api = QuestApi(db)
-    api.load(QUEST_CONFIG)
-    return api
-
-
 # --- shape ----------------------------------------------------------------------------------------------
 
 
