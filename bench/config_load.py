@@ -4,8 +4,8 @@
     python -m bench.config_load --quick              # 1 round, small cases only: a smoke run
     python -m bench.config_load --database-url URL   # a server to create the benchmark databases on
     python -m bench.config_load \\
-        --baseline migrations/sql/0007_strict_timestamps_and_plans/downgrade/functions/_config_goal.sql \\
-        --baseline migrations/sql/0007_strict_timestamps_and_plans/downgrade/functions/load_config.sql
+        --baseline migrations/sql/0001_initial/functions/_config_goal.sql \\
+        --baseline migrations/sql/0001_initial/functions/load_config.sql
 
 Run by hand (not a test, no assertions). On a database of its own (created, migrated to head, dropped), each
 case's document is loaded with ``challenge.load_config`` in a transaction that is rolled back, so every round
@@ -13,7 +13,7 @@ is a first load into an empty catalog; client-timed (the call, parsing the docum
 ``--rounds``. A case still running after ``--timeout`` seconds is cancelled and reported as ``> N s``.
 
 With ``--baseline FILE`` (repeatable), a second database migrated the same way gets those SQL files applied on
-top (``CREATE OR REPLACE`` of an earlier version of the functions, e.g. the frozen pre-0007 copies above), and
+top (``CREATE OR REPLACE`` of an earlier version of the functions, e.g. the pre-0007 snapshots above), and
 each round times the baseline and the current functions on the same document, alternating; the table shows
 both and their ratio.
 

@@ -42,10 +42,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except roles.RolesNotMigrated as exc:
         return _fail(str(exc))
     except psycopg.errors.InsufficientPrivilege as exc:
-        # The functions are the only door, and each role kind opens some of them (README: Privileges).
+        # The functions are the only door; each role kind opens some (docs/api.md, "Roles and privileges").
         return _fail(
             f"{str(exc).strip()} (connect as a member of the role kind that may run this, see the"
-            " README's privilege table; `pgchallenge roles` needs the role that migrated)"
+            " privilege table in docs/api.md; `pgchallenge roles` needs the role that migrated)"
         )
     except embedded.EmbeddedUnavailableError as exc:
         return _fail(str(exc))

@@ -1,7 +1,7 @@
 """Maintenance on the cluster: delete_expired_progress, prune_processed_events, create_ledger_partitions and
 prune_ledger run and return the counts they promise.
 
-Rows are made old as tests/sql/test_maintenance.py and test_ledger.py make them: dates moved into the past
+Rows are made old as tests/sql/test_maintenance.py and test_ledger_*.py make them: dates moved into the past
 on the server's clock (``now() - interval``), never this process's clock or a literal date. These functions
 work across players, so their counts cover the whole shared database: each test counts what is due just
 before the call (the run's own rows, and any an interrupted earlier run left) and checks its own rows after.
@@ -21,7 +21,7 @@ from tests.citus.citushelpers import CLUSTER, Api, Cluster
 pytestmark = CLUSTER
 
 DAY = timedelta(days=1)
-# A ledger row no function writes (setup only, as tests/sql/test_ledger.py's insert_old_row).
+# A ledger row no function writes (setup only, as tests/sql/ledgerhelpers.py's insert_old_row).
 LEDGER_COLUMNS = "recorded_at, user_id, goal_id, operation, progress_after, status_after"
 BATCH = 2
 

@@ -393,7 +393,7 @@ def test_a_role_without_the_right_gets_a_one_line_error(
     status, out, err = run(capsys, "status", "--database-url", as_app)
     assert (status, out) == (1, "")
     assert "permission denied for function status" in one_line_error(err)
-    assert "README's privilege table" in err
+    assert "privilege table in docs/api.md" in err
 
     # Reading the roles needs the owner's rights too; granting needs ADMIN OPTION.
     status, out, err = run(capsys, "roles", "show", "--database-url", as_app)

@@ -1,4 +1,4 @@
-"""Input items serialise to api.md's item objects; result documents parse into dataclasses."""
+"""Input items serialise to docs/api.md's item objects; result documents parse into dataclasses."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""challenge.initialize_player and challenge.set_goal_active (api.md section 2)."""
+"""challenge.initialize_player and challenge.set_goal_active (docs/api.md section 2)."""
 
 from __future__ import annotations
 

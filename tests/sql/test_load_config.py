@@ -126,7 +126,7 @@ def test_goal_type_defaults_to_absolute(bare_api: Api) -> None:
     )
 
 
-# --- validation: one case per rule of api.md section 1 -------------------------------------------------
+# --- validation: one case per rule of docs/api.md section 1 -------------------------------------------------
 
 Mutation = Callable[[dict[str, Any]], None]
 

@@ -1,4 +1,4 @@
-"""Reads (api.md section 4): get_progress and get_user_progress."""
+"""Reads (docs/api.md section 4): get_progress and get_user_progress."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""No reliance on the caller's search_path (api.md section 0): results are the same under any setting."""
+"""No reliance on the caller's search_path (docs/api.md section 0): results are the same under any setting."""
 
 from __future__ import annotations
 

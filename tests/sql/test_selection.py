@@ -1,4 +1,4 @@
-"""challenge.select_goals and challenge.random_select_goals (api.md section 2, [C]).
+"""challenge.select_goals and challenge.random_select_goals (docs/api.md section 2, [C]).
 
 Covers the reference's selection defects: duplicates in the input failed the whole selection (B-5), and the
 random pool never saw a prerequisite completed in another challenge (G-12).

@@ -1,4 +1,4 @@
-"""Progress writes (api.md section 3): outcomes, guard matrix, rule order, batch shape, event ids, status."""
+"""Progress writes (docs/api.md section 3): outcomes, guard matrix, rule order, batch shape, event ids."""
 
 from __future__ import annotations
 
