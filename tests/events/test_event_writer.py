@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import psycopg
@@ -41,6 +41,31 @@ def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
         time.sleep(0.005)
+
+
+def gated_connection_factory(db_url: str) -> tuple[threading.Event, Callable[[], Conn]]:
+    """A connection factory that waits for the gate: until ``gate.set()`` the flusher cannot connect, so
+    nothing leaves the buffer."""
+    gate = threading.Event()
+
+    def gated_connection() -> Conn:
+        gate.wait(30)
+        return psycopg.connect(db_url, autocommit=True)
+
+    return gate, gated_connection
+
+
+def async_gated_connection_factory(
+    db_url: str,
+) -> tuple[asyncio.Event, Callable[[], Awaitable[psycopg.AsyncConnection[Any]]]]:
+    """The asyncio twin of ``gated_connection_factory`` (create it inside the running loop)."""
+    gate = asyncio.Event()
+
+    async def gated_connection() -> psycopg.AsyncConnection[Any]:
+        await gate.wait()
+        return await psycopg.AsyncConnection.connect(db_url, autocommit=True)
+
+    return gate, gated_connection
 
 
 def test_futures_resolve_after_commit_and_counters_add_up(events_db: Conn, db_url: str) -> None:
@@ -212,11 +237,7 @@ def test_a_server_rejected_event_fails_only_its_own_future(events_db: Conn, db_u
 
 def test_the_buffer_is_bounded(events_db: Conn, db_url: str) -> None:
     init(events_db, "u1")
-    gate = threading.Event()
-
-    def gated_connection() -> Conn:
-        gate.wait(30)  # the flusher cannot connect, so nothing leaves the buffer
-        return psycopg.connect(db_url, autocommit=True)
+    gate, gated_connection = gated_connection_factory(db_url)
 
     writer = EventWriter(
         connection_factory=gated_connection, connections=1, batch_size=1, flush_interval=0.001, max_pending=3
@@ -332,11 +353,7 @@ def test_async_writer_bounded_buffer(events_db: Conn, db_url: str) -> None:
     init(events_db, "u1")
 
     async def main() -> None:
-        gate = asyncio.Event()
-
-        async def gated_connection() -> psycopg.AsyncConnection[Any]:
-            await gate.wait()
-            return await psycopg.AsyncConnection.connect(db_url, autocommit=True)
+        gate, gated_connection = async_gated_connection_factory(db_url)
 
         writer = AsyncEventWriter(
             connection_factory=gated_connection, connections=1, batch_size=1, max_pending=2
@@ -373,11 +390,7 @@ def test_async_writer_flush_reports_a_timeout(events_db: Conn, db_url: str) -> N
     init(events_db, "u1")
 
     async def main() -> None:
-        gate = asyncio.Event()
-
-        async def gated_connection() -> psycopg.AsyncConnection[Any]:
-            await gate.wait()  # the flusher cannot connect, so nothing is sent
-            return await psycopg.AsyncConnection.connect(db_url, autocommit=True)
+        gate, gated_connection = async_gated_connection_factory(db_url)
 
         async with AsyncEventWriter(
             connection_factory=gated_connection, connections=1, flush_interval=3600
@@ -414,11 +427,7 @@ def test_async_writer_close_with_a_timeout_lets_the_flushers_finish(events_db: C
     init(events_db, "u1")
 
     async def main() -> None:
-        gate = asyncio.Event()
-
-        async def gated_connection() -> psycopg.AsyncConnection[Any]:
-            await gate.wait()
-            return await psycopg.AsyncConnection.connect(db_url, autocommit=True)
+        gate, gated_connection = async_gated_connection_factory(db_url)
 
         writer = AsyncEventWriter(connection_factory=gated_connection, connections=1, flush_interval=3600)
         future = await writer.submit(login("e1"))
@@ -438,11 +447,7 @@ def test_async_writer_close_with_a_timeout_lets_the_flushers_finish(events_db: C
 
 def test_close_with_a_timeout_lets_the_flushers_finish(events_db: Conn, db_url: str) -> None:
     init(events_db, "u1")
-    gate = threading.Event()
-
-    def gated_connection() -> Conn:
-        gate.wait(30)
-        return psycopg.connect(db_url, autocommit=True)
+    gate, gated_connection = gated_connection_factory(db_url)
 
     writer = EventWriter(connection_factory=gated_connection, connections=1, flush_interval=3600)
     try:
